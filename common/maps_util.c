@@ -167,7 +167,7 @@ void smooth_square(const double *xy, const float *val, int n, const GridSpec *g,
 }
 
 void smooth_gaussian(const double *xy, const float *vals, int nf, int n, const GridSpec *g, double sigma, float *out) {
-    double cut = 8 * sigma;
+    double cut = 5 * sigma, cut2 = cut * cut;
     UnitIndex ix;
     uindex_build(&ix, xy, n, cut / 4);
     long npx = (long)g->nx * g->ny;
@@ -189,9 +189,9 @@ void smooth_gaussian(const double *xy, const float *vals, int nf, int n, const G
                 int cnt = all ? n : b.n;
                 for (int k = 0; k < cnt; k++) {
                     int u = all ? k : b.v[k];
-                    double dx = xy[2 * u] - cx, dy = xy[2 * u + 1] - cy;
-                    if (!isfinite(dx) || !isfinite(dy)) continue;
-                    double w = exp(-(dx * dx + dy * dy) * inv2s2);
+                    double dx = xy[2 * u] - cx, dy = xy[2 * u + 1] - cy, d2 = dx * dx + dy * dy;
+                    if (!isfinite(d2) || (!all && d2 > cut2)) continue;
+                    double w = exp(-d2 * inv2s2);
                     wsum += w;
                     for (int f = 0; f < nf; f++) acc[f] += w * vals[(long)f * n + u];
                 }

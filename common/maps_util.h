@@ -49,8 +49,9 @@ void smooth_square(const double *xy, const float *val, int n, const GridSpec *g,
                    double high, float *mean_out, float *std_out, int *count_out);
 
 /* Gaussian-weighted average sum_i w_i v_i / sum_i w_i with w_i = exp(-d^2 / (2 sigma^2)) at every
- * pixel, for nf value arrays at once (vals [nf][n], out [nf][ny][nx]). Units farther than 8 sigma
- * are skipped (relative weight < 1e-13); a pixel with no unit within 8 sigma uses every unit. */
+ * pixel, for nf value arrays at once (vals [nf][n], out [nf][ny][nx]). Units farther than 5 sigma
+ * are skipped (for evenly spread units their total weight is e^-12.5 = 4e-6 of the whole); a
+ * pixel with no unit within 5 sigma uses every unit (NaN if every weight underflows). */
 void smooth_gaussian(const double *xy, const float *vals, int nf, int n, const GridSpec *g, double sigma, float *out);
 
 /* ---- circular statistics ---------------------------------------------------------------------- */
