@@ -22,7 +22,7 @@ const Field MAPS_FIELDS[] = {
     {"map_window_mm", NULL, 0, F_DOUBLE, O(map_window_mm), "1.5", 1e-6, 1e6, NULL, NULL, "smoothed preference maps: square window side (mm)", 0},
     {"map_stride_mm", NULL, 0, F_DOUBLE, O(map_stride_mm), "0.15", 1e-6, 1e6, NULL, NULL, "smoothed preference maps: pixel stride (mm)", 0},
     {"crop_fraction", NULL, 0, F_DOUBLE, O(crop_fraction), "0.15", 1e-3, 1, NULL, NULL, "unit scatter: central crop as a fraction of each sheet axis", 0},
-    {"scatter_max_units", NULL, 0, F_INT, O(scatter_max_units), "20000", 100, 100000000, NULL, NULL, "at most this many units per scatter panel (random subset)", 0},
+    {"scatter_max_units", NULL, 0, F_INT, O(scatter_max_units), "4000", 100, 100000000, NULL, NULL, "at most this many units per scatter panel (random subset)", 0},
     {"column_spacing_mm", "column-spacing-mm", 0, F_DOUBLE, O(column_spacing_mm), "3.5", 1e-6, 1e6, NULL, "MM", "hypercolumn width / column spacing (pinwheel density unit, smoothness x axis)", 0},
     {"smooth_width_factor", NULL, 0, F_DOUBLE, O(smooth_width_factor), "1.3333333333333333", 1e-6, 1e6, NULL, NULL, "analysis width = column spacing * this; max distance = sqrt(2) * width / 2", 0},
     {"smooth_ptp_percentile", NULL, 0, F_DOUBLE, O(smooth_ptp_percentile), "75", 0, 100, NULL, NULL, "smoothness curves use units whose tuning peak-to-peak exceeds this percentile", 0},

@@ -122,90 +122,145 @@ static double circ_std_sc(double s, double c, int n, double high) {
     return sqrt(-2 * log(R)) * high / (2 * M_PI);
 }
 
+/* Units reaching each pixel row: unit u covers columns [c0[u], c1[u]] and rows [r0[u], r1[u]]
+ * (pixel centres within hx / hy of it); rows[r] lists those units in increasing index, so every
+ * pixel sums its units in the same order whatever the thread count. */
+typedef struct { int *c0, *c1, *start, *list; } RowLists;
+
+static void rowlists_build(RowLists *rl, const double *xy, int n, const GridSpec *g, double hx, double hy) {
+    rl->c0 = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+    rl->c1 = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+    int *r0 = xmalloc(sizeof(int) * (size_t)(n ? n : 1)), *r1 = xmalloc(sizeof(int) * (size_t)(n ? n : 1));
+    rl->start = xcalloc((size_t)g->ny + 1, sizeof(int));
+    for (int u = 0; u < n; u++) {
+        double x = xy[2 * u], y = xy[2 * u + 1];
+        int a = 0, b = -1, c = 0, d = -1;
+        if (isfinite(x) && isfinite(y)) {
+            a = g->dx > 0 ? (int)ceil((x - hx - g->x0) / g->dx - 1e-9) : 0;
+            b = g->dx > 0 ? (int)floor((x + hx - g->x0) / g->dx + 1e-9) : 0;
+            c = g->dy > 0 ? (int)ceil((y - hy - g->y0) / g->dy - 1e-9) : 0;
+            d = g->dy > 0 ? (int)floor((y + hy - g->y0) / g->dy + 1e-9) : 0;
+            if (a < 0) a = 0;
+            if (c < 0) c = 0;
+            if (b > g->nx - 1) b = g->nx - 1;
+            if (d > g->ny - 1) d = g->ny - 1;
+        }
+        rl->c0[u] = a; rl->c1[u] = b; r0[u] = c; r1[u] = d;
+        for (int r = c; r <= d; r++) rl->start[r + 1]++;
+    }
+    for (int r = 0; r < g->ny; r++) rl->start[r + 1] += rl->start[r];
+    rl->list = xmalloc(sizeof(int) * (size_t)(rl->start[g->ny] ? rl->start[g->ny] : 1));
+    int *fill = xmalloc(sizeof(int) * (size_t)(g->ny ? g->ny : 1));
+    memcpy(fill, rl->start, sizeof(int) * (size_t)g->ny);
+    for (int u = 0; u < n; u++)
+        for (int r = r0[u]; r <= r1[u]; r++) rl->list[fill[r]++] = u;
+    free(fill); free(r0); free(r1);
+}
+
+static void rowlists_free(RowLists *rl) { free(rl->c0); free(rl->c1); free(rl->start); free(rl->list); }
+
 void smooth_square(const double *xy, const float *val, int n, const GridSpec *g, double width, SmoothKind kind,
                    double high, float *mean_out, float *std_out, int *count_out) {
-    UnitIndex ix;
-    uindex_build(&ix, xy, n, width > 0 ? width : 1);
     double h = width / 2;
+    RowLists rl;
+    rowlists_build(&rl, xy, n, g, h, h);
+    double *su = xmalloc(sizeof(double) * (size_t)(n ? n : 1)), *cu = xmalloc(sizeof(double) * (size_t)(n ? n : 1));
+    for (int u = 0; u < n; u++) {
+        su[u] = cu[u] = NAN;
+        if (!isfinite(val[u])) continue;
+        if (kind == SMOOTH_CIRC) { su[u] = 0; cu[u] = 0; circ_accumulate(val[u], high, &su[u], &cu[u]); }
+        else su[u] = val[u];
+    }
 #pragma omp parallel
     {
-        IntBuf b = {0};
+        double *s = xmalloc(sizeof(double) * (size_t)g->nx), *c = xmalloc(sizeof(double) * (size_t)g->nx);
+        int *cnt = xmalloc(sizeof(int) * (size_t)g->nx);
 #pragma omp for schedule(dynamic, 4)
         for (int r = 0; r < g->ny; r++) {
-            for (int c = 0; c < g->nx; c++) {
-                double cx = g->x0 + c * g->dx, cy = g->y0 + r * g->dy;
-                b.n = 0;
-                uindex_rect(&ix, xy, cx - h, cx + h, cy - h, cy + h, &b);
-                double s = 0, co = 0, sum = 0;
-                int cnt = 0;
-                for (int k = 0; k < b.n; k++) {
-                    float v = val[b.v[k]];
-                    if (!isfinite(v)) continue;
-                    cnt++;
-                    if (kind == SMOOTH_CIRC) circ_accumulate(v, high, &s, &co);
-                    else sum += v;
-                }
-                long p = (long)r * g->nx + c;
-                if (count_out) count_out[p] = cnt;
-                if (cnt == 0) {
+            memset(s, 0, sizeof(double) * (size_t)g->nx);
+            memset(c, 0, sizeof(double) * (size_t)g->nx);
+            memset(cnt, 0, sizeof(int) * (size_t)g->nx);
+            for (int k = rl.start[r]; k < rl.start[r + 1]; k++) {
+                int u = rl.list[k];
+                if (!isfinite(su[u])) continue;
+                for (int q = rl.c0[u]; q <= rl.c1[u]; q++) { s[q] += su[u]; if (kind == SMOOTH_CIRC) c[q] += cu[u]; cnt[q]++; }
+            }
+            for (int q = 0; q < g->nx; q++) {
+                long p = (long)r * g->nx + q;
+                if (count_out) count_out[p] = cnt[q];
+                if (cnt[q] == 0) {
                     mean_out[p] = NAN;
                     if (std_out) std_out[p] = NAN;
-                    continue;
-                }
-                if (kind == SMOOTH_CIRC) {
-                    mean_out[p] = (float)circ_mean_sc(s, co, high);
-                    if (std_out) std_out[p] = (float)circ_std_sc(s, co, cnt, high);
+                } else if (kind == SMOOTH_CIRC) {
+                    mean_out[p] = (float)circ_mean_sc(s[q], c[q], high);
+                    if (std_out) std_out[p] = (float)circ_std_sc(s[q], c[q], cnt[q], high);
                 } else {
-                    mean_out[p] = (float)(sum / cnt);
+                    mean_out[p] = (float)(s[q] / cnt[q]);
                     if (std_out) std_out[p] = NAN;
                 }
             }
         }
-        intbuf_free(&b);
+        free(s); free(c); free(cnt);
     }
-    uindex_free(&ix);
+    free(su); free(cu);
+    rowlists_free(&rl);
 }
 
 void smooth_gaussian(const double *xy, const float *vals, int nf, int n, const GridSpec *g, double sigma, float *out) {
-    double cut = 5 * sigma, cut2 = cut * cut;
-    UnitIndex ix;
-    uindex_build(&ix, xy, n, cut / 4);
+    double cut = 5 * sigma, cut2 = cut * cut, inv2s2 = 1.0 / (2 * sigma * sigma);
+    RowLists rl;
+    rowlists_build(&rl, xy, n, g, cut, cut);
+    /* per-unit x weights for its columns, flat with offsets */
+    long *off = xmalloc(sizeof(long) * ((size_t)n + 1));
+    off[0] = 0;
+    for (int u = 0; u < n; u++) off[u + 1] = off[u] + (rl.c1[u] >= rl.c0[u] ? rl.c1[u] - rl.c0[u] + 1 : 0);
+    double *wx = xmalloc(sizeof(double) * (size_t)(off[n] ? off[n] : 1));
+    for (int u = 0; u < n; u++)
+        for (int q = rl.c0[u]; q <= rl.c1[u]; q++) {
+            double dx = g->x0 + q * g->dx - xy[2 * u];
+            wx[off[u] + q - rl.c0[u]] = exp(-dx * dx * inv2s2);
+        }
     long npx = (long)g->nx * g->ny;
-    double inv2s2 = 1.0 / (2 * sigma * sigma);
 #pragma omp parallel
     {
-        IntBuf b = {0};
-        double *acc = xmalloc(sizeof(double) * (size_t)nf);
-#pragma omp for schedule(dynamic, 64)
-        for (long p = 0; p < npx; p++) {
-            int r = (int)(p / g->nx), c = (int)(p % g->nx);
-            double cx = g->x0 + c * g->dx, cy = g->y0 + r * g->dy;
-            b.n = 0;
-            uindex_rect(&ix, xy, cx - cut, cx + cut, cy - cut, cy + cut, &b);
-            int all = 0;
-            for (int pass = 0; pass < 2; pass++) {
-                double wsum = 0;
-                for (int f = 0; f < nf; f++) acc[f] = 0;
-                int cnt = all ? n : b.n;
-                for (int k = 0; k < cnt; k++) {
-                    int u = all ? k : b.v[k];
-                    double dx = xy[2 * u] - cx, dy = xy[2 * u + 1] - cy, d2 = dx * dx + dy * dy;
-                    if (!isfinite(d2) || (!all && d2 > cut2)) continue;
+        double *acc = xmalloc(sizeof(double) * (size_t)g->nx * (size_t)(nf + 1));
+#pragma omp for schedule(dynamic, 1)
+        for (int r = 0; r < g->ny; r++) {
+            double cy = g->y0 + r * g->dy;
+            memset(acc, 0, sizeof(double) * (size_t)g->nx * (size_t)(nf + 1));
+            for (int k = rl.start[r]; k < rl.start[r + 1]; k++) {
+                int u = rl.list[k];
+                double dy = xy[2 * u + 1] - cy, wy = exp(-dy * dy * inv2s2);
+                for (int q = rl.c0[u]; q <= rl.c1[u]; q++) {
+                    double dx = g->x0 + q * g->dx - xy[2 * u];
+                    if (dx * dx + dy * dy > cut2) continue;
+                    double w = wy * wx[off[u] + q - rl.c0[u]];
+                    double *a = acc + (long)q * (nf + 1);
+                    a[nf] += w;
+                    for (int f = 0; f < nf; f++) a[f] += w * vals[(long)f * n + u];
+                }
+            }
+            for (int q = 0; q < g->nx; q++) {
+                double *a = acc + (long)q * (nf + 1);
+                long p = (long)r * g->nx + q;
+                if (a[nf] > 0) { for (int f = 0; f < nf; f++) out[(long)f * npx + p] = (float)(a[f] / a[nf]); continue; }
+                /* nothing within 5 sigma: every unit */
+                double cx = g->x0 + q * g->dx, ws = 0;
+                for (int f = 0; f < nf; f++) a[f] = 0;
+                for (int u = 0; u < n; u++) {
+                    double dx = xy[2 * u] - cx, d2 = dx * dx + (xy[2 * u + 1] - cy) * (xy[2 * u + 1] - cy);
+                    if (!isfinite(d2)) continue;
                     double w = exp(-d2 * inv2s2);
-                    wsum += w;
-                    for (int f = 0; f < nf; f++) acc[f] += w * vals[(long)f * n + u];
+                    ws += w;
+                    for (int f = 0; f < nf; f++) a[f] += w * vals[(long)f * n + u];
                 }
-                if (wsum > 0 || all) {
-                    for (int f = 0; f < nf; f++) out[(long)f * npx + p] = wsum > 0 ? (float)(acc[f] / wsum) : NAN;
-                    break;
-                }
-                all = 1;
+                for (int f = 0; f < nf; f++) out[(long)f * npx + p] = ws > 0 ? (float)(a[f] / ws) : NAN;
             }
         }
         free(acc);
-        intbuf_free(&b);
     }
-    uindex_free(&ix);
+    free(off); free(wx);
+    rowlists_free(&rl);
 }
 
 /* ---- circular statistics ---------------------------------------------------------------------- */
@@ -300,7 +355,7 @@ void dist_curves(const double *xy, const int *cands, int n_cands, const unsigned
                  const float *const *vals, const DiffKind *kinds, int nf, double max_dist, int nbins,
                  int n_samples, int sample_size, uint64_t seed, uint64_t stream, DistCurve *out) {
     int nb = nbins;
-    double w = max_dist / nb;
+    double w = max_dist / nb, max2 = max_dist * max_dist;
     /* per sample, per feature, per bin: mean (real and shuffled) */
     double *sm = xmalloc(sizeof(double) * (size_t)n_samples * nf * nb);
     double *sc = xmalloc(sizeof(double) * (size_t)n_samples * nf * nb);
@@ -333,8 +388,9 @@ void dist_curves(const double *xy, const int *cands, int n_cands, const unsigned
                 int a = pool[i];
                 for (int j = i + 1; j < k; j++) {
                     int b = pool[j];
-                    double d = hypot(xy[2 * a] - xy[2 * b], xy[2 * a + 1] - xy[2 * b + 1]);
-                    if (!(d < max_dist)) continue;
+                    double ddx = xy[2 * a] - xy[2 * b], ddy = xy[2 * a + 1] - xy[2 * b + 1], d2 = ddx * ddx + ddy * ddy;
+                    if (!(d2 < max2)) continue;
+                    double d = sqrt(d2);
                     int bin = (int)(d / w);
                     if (bin >= nb) bin = nb - 1;
                     for (int f = 0; f < nf; f++) {

@@ -83,8 +83,8 @@ void maps_synth_write(const char *dir, double width, int n_images, uint64_t seed
     const SynthModel models[3] = {{"unoptimized", 0}, {"task-only", 1}, {"tdann", 2}};
     OriField ofield, sffield, colfield;
     orifield_init(&ofield, 3.5, 96, 0.05, seed + 1);
-    orifield_init(&sffield, 7.0, 64, 0.1, seed + 2);
-    orifield_init(&colfield, 6.0, 64, 0.1, seed + 3);
+    orifield_init(&sffield, 7.0, 24, 0.1, seed + 2);
+    orifield_init(&colfield, 6.0, 24, 0.1, seed + 3);
     for (int mi = 0; mi < 3; mi++) {
         const SynthModel *m = &models[mi];
         Rng r;
@@ -127,24 +127,29 @@ void maps_synth_write(const char *dir, double width, int n_images, uint64_t seed
         float *ptp = malloc(sizeof(float) * (size_t)n), *mr = malloc(sizeof(float) * (size_t)n);
         int32_t *sf = malloc(sizeof(int32_t) * (size_t)n), *col = malloc(sizeof(int32_t) * (size_t)n);
         uint8_t *sel = malloc((size_t)n);
+        double *fo = malloc(sizeof(double) * (size_t)n), *fs = malloc(sizeof(double) * (size_t)n), *fc = malloc(sizeof(double) * (size_t)n);
+#pragma omp parallel for
+        for (int i = 0; i < n; i++) { /* the fields (pure functions of position), in parallel */
+            double x = pos[0][2 * i], y = pos[0][2 * i + 1], im;
+            fo[i] = orifield_eval(&ofield, x, y);
+            orifield_eval_z(&sffield, x, y, &fs[i], &im);
+            orifield_eval_z(&colfield, x, y, &fc[i], &im);
+        }
         for (int i = 0; i < n; i++) {
-            double x = pos[0][2 * i], y = pos[0][2 * i + 1];
             int structured = m->kind == 2 || (m->kind == 1 && rng_uniform_double(&r) < 0.35);
-            double o_ = structured ? orifield_eval(&ofield, x, y) + 4 * rng_normal(&r) : 180 * rng_uniform_double(&r);
+            double o_ = structured ? fo[i] + 4 * rng_normal(&r) : 180 * rng_uniform_double(&r);
             o_ = fmod(o_, 180.0);
             if (o_ < 0) o_ += 180;
             ori[i] = (float)o_;
-            double sre, sim, cre, cim;
-            orifield_eval_z(&sffield, x, y, &sre, &sim);
-            orifield_eval_z(&colfield, x, y, &cre, &cim);
-            int s = structured ? (int)lround(3.5 + 2.5 * sre) : (int)rng_below(&r, 8);
+            int s = structured ? (int)lround(3.5 + 2.5 * fs[i]) : (int)rng_below(&r, 8);
             sf[i] = s < 0 ? 0 : s > 7 ? 7 : s;
-            col[i] = structured ? (cre > 0.4) : (rng_uniform_double(&r) < 0.3);
+            col[i] = structured ? (fc[i] > 0.4) : (rng_uniform_double(&r) < 0.3);
             cv[i] = (float)(0.15 + 0.8 * rng_uniform_double(&r));
             ptp[i] = (float)(0.2 + 2 * rng_uniform_double(&r));
             mr[i] = (float)(0.3 + 2.5 * rng_uniform_double(&r));
             sel[i] = mr[i] > 1.0f && cv[i] < 0.6f;
         }
+        free(fo); free(fs); free(fc);
         path = xasprintf("%s/%s_tuning.h5", dir, m->name);
         o = h5out_create(path, "tuning", 1);
         hsize_t d1 = (hsize_t)n;
@@ -230,17 +235,23 @@ void maps_synth_write(const char *dir, double width, int n_images, uint64_t seed
             layer_geom(LAYERS4[li], width, &C, &H, &S, &scale);
             int nl = nu[li];
             float *a = malloc(sizeof(float) * (size_t)n_images * (size_t)nl);
+            double *fv = malloc(sizeof(double) * (size_t)nl);
             for (int im = 0; im < n_images; im++) {
                 OriField fld;
-                orifield_init(&fld, li < 2 ? 4.0 : 25.0, 32, 0.2, seed * 1000 + (uint64_t)im);
+                orifield_init(&fld, li < 2 ? 4.0 : 25.0, 12, 0.2, seed * 1000 + (uint64_t)im);
+#pragma omp parallel for
                 for (int i = 0; i < nl; i++) {
-                    double re, imv;
-                    orifield_eval_z(&fld, pos[li][2 * i], pos[li][2 * i + 1], &re, &imv);
+                    double imv;
+                    orifield_eval_z(&fld, pos[li][2 * i], pos[li][2 * i + 1], &fv[i], &imv);
+                }
+                for (int i = 0; i < nl; i++) {
+                    double re = fv[i];
                     double v = m->kind == 2 ? re + 0.2 * rng_normal(&r) : m->kind == 1 ? 0.4 * re + rng_normal(&r) : rng_normal(&r);
                     a[(size_t)im * nl + i] = (float)(v > 0 ? v : 0);
                 }
                 orifield_free(&fld);
             }
+            free(fv);
             char *ds = xasprintf("/layers/%s", LAYERS4[li]);
             hsize_t d4[4] = {(hsize_t)n_images, (hsize_t)C, (hsize_t)H, (hsize_t)H};
             h5_write(o->file, ds, H5IO_F32, 4, d4, a, "image,channel,row,col", "response");
