@@ -43,7 +43,7 @@ static void vec(hid_t f, const char *path, const double *v, int n, const char *d
     if (ref) h5_attr_str(f, path, "paper_reference", ref);
 }
 
-static void curves(hid_t f, const char *base, const DistCurve *c, char *const *names, int nf, const char *units) {
+static void curves(hid_t f, const char *base, const DistCurve *c, char *const *names, int nf, const char *const *units) {
     if (!nf || !c[0].mean) return;
     int nb = c[0].nbins;
     double *x = xmalloc(sizeof(double) * (size_t)nb);
@@ -54,13 +54,13 @@ static void curves(hid_t f, const char *base, const DistCurve *c, char *const *n
     free(p);
     for (int i = 0; i < nf; i++) {
         p = xasprintf("%s/%s", base, names[i]);
-        vec(f, p, c[i].mean, nb, "bin", units, NULL);
+        vec(f, p, c[i].mean, nb, "bin", units[i], NULL);
         free(p);
         p = xasprintf("%s/%s_sem", base, names[i]);
-        vec(f, p, c[i].sem, nb, "bin", units, NULL);
+        vec(f, p, c[i].sem, nb, "bin", units[i], NULL);
         free(p);
         p = xasprintf("%s/%s_chance", base, names[i]);
-        vec(f, p, c[i].chance_curve, nb, "bin", units, NULL);
+        vec(f, p, c[i].chance_curve, nb, "bin", units[i], NULL);
         free(p);
     }
     free(x);
@@ -115,7 +115,8 @@ void maps_write_metrics(const char *path, const MapsModel *m, int nm, const Maps
 #undef S
             char *feat[3] = {"orientation", "sf", "color"};
             snprintf(p, sizeof p, "/%s/v1/smoothness_curve", n);
-            curves(f, p, v->curve, feat, 3, "deg | SF index | fraction (per curve)");
+            const char *const fu[3] = {"deg (mean |orientation difference|)", "SF index steps (mean |difference|)", "fraction of pairs preferring different colours"};
+            curves(f, p, v->curve, feat, 3, fu);
             if (v->pw.n_pin) {
                 hsize_t d2[2] = {(hsize_t)v->pw.n_pin, 2}, d1 = (hsize_t)v->pw.n_pin;
                 snprintf(p, sizeof p, "/%s/v1/pinwheels/position_mm", n);
@@ -163,7 +164,8 @@ void maps_write_metrics(const char *path, const MapsModel *m, int nm, const Maps
                 free(dom); free(nu); free(ar); free(c);
             }
             snprintf(p, sizeof p, "/%s/vtc/smoothness_curve", n);
-            curves(f, p, v->cat, (char *const *)v->domains, MAPS_N_DOMAINS, "t");
+            const char *const tu[MAPS_N_DOMAINS] = {"t (mean |difference|)", "t (mean |difference|)", "t (mean |difference|)", "t (mean |difference|)", "t (mean |difference|)"};
+            curves(f, p, v->cat, (char *const *)v->domains, MAPS_N_DOMAINS, tu);
         }
         if (mm->has_wv1 || mm->has_wvtc) {
             const WiringResult *w[2] = {&mm->wv1, &mm->wvtc};
