@@ -82,6 +82,8 @@ typedef struct {
     float *sf, *color;             /* [U] preference indices as floats (NaN: none) */
     unsigned char *selective;      /* [U] or NULL when the dataset is absent */
     int n_sf;                      /* number of SF levels (max index + 1) */
+    float *sf_cpd;                 /* [n_sf_cpd] cycles/deg of each SF index (root /sf_cpd), or NULL */
+    int n_sf_cpd;
 } TuningData;
 
 typedef struct {
@@ -138,6 +140,8 @@ typedef struct {
     Pinwheels pw;
     /* kept for figures */
     float *ori, *cv, *sf, *color;
+    const float *sf_cpd;                 /* SF levels in cycles/deg (NULL when the tuning file has none) */
+    int n_sf_cpd;
 } V1Result;
 
 void pinwheels_detect(const double *xy, const float *ori, int n, const MapsConfig *cfg, Pinwheels *out);

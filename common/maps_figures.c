@@ -21,6 +21,7 @@
 
 #include "error.h"
 #include "maps.h"
+#include "stats.h"
 #include "plot.h"
 #include "rng.h"
 #include "util.h"
@@ -65,6 +66,9 @@ static int pick_units(const double *xy, int n, double x0, double x1, double y0, 
     return m;
 }
 
+/* PNG width of a figure with n panel columns: at least 760 px so the titles fit. */
+static int fig_w(int n, int per) { return n * per > 760 ? n * per : 760; }
+
 static void set_xy_range(Plot *p, double x0, double x1, double y0, double y1) {
     plot_cmd(p, "set xrange [%g:%g]; set yrange [%g:%g]", x0, x1, y0, y1);
 }
@@ -76,7 +80,7 @@ static void fig_v1_feature(const MapsModel *m, int nm, const MapsConfig *cfg, co
     if (!nv) return;
     const char *names[3] = {"v1_orientation", "v1_sf", "v1_color"};
     const char *what[3] = {"orientation preference", "spatial-frequency preference", "colour preference"};
-    Plot *p = plot_open(dir, names[which], what[which], 380 * nv, 760, cfg->vector_format);
+    Plot *p = plot_open(dir, names[which], what[which], fig_w(nv, 380), 760, cfg->vector_format);
     int img[MAPS_MAX_MODELS], pts[MAPS_MAX_MODELS];
     double crop[MAPS_MAX_MODELS][4];
     int nsf = 1;
@@ -105,11 +109,23 @@ static void fig_v1_feature(const MapsModel *m, int nm, const MapsConfig *cfg, co
         free(idx);
     }
     char t1[256], t2[160];
-    const char *unit[3] = {"preferred orientation, deg", "preferred SF, index 0 = lowest", "fraction of units preferring colour"};
-    plot_cmd(p, "set multiplot layout 2,%d title \"%s (%s): smoothed map (%.2g mm windows, top) and units of a central %.0f%% crop (bottom)\"",
+    const float *cpd = NULL;
+    for (int i = 0; i < nm; i++) if (m[i].has_v1 && m[i].v1.sf_cpd && m[i].v1.n_sf_cpd >= nsf) { cpd = m[i].v1.sf_cpd; break; }
+    const char *unit[3] = {"preferred orientation, deg", cpd ? "preferred SF, cycles/deg" : "preferred SF, index 0 = lowest",
+                           "fraction of units preferring colour"};
+    plot_cmd(p, "set multiplot layout 2,%d title \"%s (%s)\\nsmoothed map (%.2g mm windows, top) and units of a central %.0f%% crop (bottom)\"",
              nv, plot_q(what[which], t2, sizeof t2), unit[which], cfg->map_window_mm, 100 * cfg->crop_fraction);
     if (which == 0) plot_cmd(p, "set palette model HSV defined (0 0 1 1, 1 1 1 1); set cbrange [0:180]; set cbtics 45");
-    if (which == 1) plot_cmd(p, "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21908d', 3 '#5dc963', 4 '#fde725'); set cbrange [0:%d]; set cbtics 1", nsf - 1 > 0 ? nsf - 1 : 1);
+    if (which == 1) {
+        plot_cmd(p, "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21908d', 3 '#5dc963', 4 '#fde725'); set cbrange [0:%d]; set cbtics 1", nsf - 1 > 0 ? nsf - 1 : 1);
+        if (cpd) {
+            char tics[1024];
+            int k = snprintf(tics, sizeof tics, "set cbtics (");
+            for (int q = 0; q < nsf && k < (int)sizeof tics - 32; q++) k += snprintf(tics + k, sizeof tics - (size_t)k, "%s\"%.2g\" %d", q ? ", " : "", cpd[q], q);
+            snprintf(tics + k, sizeof tics - (size_t)k, ")");
+            plot_cmd(p, "%s", tics);
+        }
+    }
     if (which == 2) plot_cmd(p, "set palette defined (0 'black', 0.5 'gray60', 1 'red'); set cbrange [0:1]");
     plot_cmd(p, "set size ratio -1; set xlabel 'x (mm)'; set ylabel 'y (mm)'; set tics out");
     for (int i = 0; i < nm; i++) {
@@ -140,7 +156,7 @@ static void fig_v1_pinwheels(const MapsModel *m, int nm, const MapsConfig *cfg, 
     int nv = 0;
     for (int i = 0; i < nm; i++) nv += m[i].has_v1;
     if (!nv) return;
-    Plot *p = plot_open(dir, "v1_pinwheels", "pinwheels", 420 * nv, 420, cfg->vector_format);
+    Plot *p = plot_open(dir, "v1_pinwheels", "pinwheels", fig_w(nv, 420), 420, cfg->vector_format);
     int img[MAPS_MAX_MODELS], pos[MAPS_MAX_MODELS], neg[MAPS_MAX_MODELS];
     for (int i = 0; i < nm; i++) {
         if (!m[i].has_v1) continue;
@@ -156,7 +172,7 @@ static void fig_v1_pinwheels(const MapsModel *m, int nm, const MapsConfig *cfg, 
     plot_cmd(p, "set multiplot layout 1,%d title \"Pinwheels on the orientation map (deg) smoothed in %.2g mm windows every %.2g mm\"", nv,
              cfg->pinwheel_window_mm, cfg->pinwheel_stride_mm);
     plot_cmd(p, "set palette model HSV defined (0 0 1 1, 1 1 1 1); set cbrange [0:180]; set cbtics 45");
-    plot_cmd(p, "set size ratio -1; set xlabel 'x (mm)'; set ylabel 'y (mm)'; set tics out; set key outside bottom center horizontal");
+    plot_cmd(p, "set size ratio -1; set xlabel 'x (mm)'; set ylabel 'y (mm)'; set tics out; set key outside bottom center horizontal; set bmargin 5");
     char t[256];
     for (int i = 0; i < nm; i++) {
         if (!m[i].has_v1) continue;
@@ -273,7 +289,7 @@ static double vtc_abs_max(const MapsModel *m, int nm, int smoothed, const MapsCo
         } else {
             float *a = xmalloc(sizeof(float) * MAPS_N_DOMAINS * (size_t)(v->n ? v->n : 1));
             for (long k = 0; k < (long)MAPS_N_DOMAINS * v->n; k++) a[k] = fabsf(v->t[k]);
-            double q = percentile(a, MAPS_N_DOMAINS * v->n, 99);
+            double q = stats_percentile(a, (size_t)(MAPS_N_DOMAINS * v->n), 99);
             if (q > mx) mx = q;
             free(a);
         }
@@ -353,7 +369,7 @@ static void fig_vtc_patches(const MapsModel *m, int nm, const MapsConfig *cfg, c
     int nv = 0;
     for (int i = 0; i < nm; i++) nv += m[i].has_vtc;
     if (!nv) return;
-    Plot *p = plot_open(dir, "vtc_patches", "patches", 420 * nv, 460, cfg->vector_format);
+    Plot *p = plot_open(dir, "vtc_patches", "patches", fig_w(nv, 420), 460, cfg->vector_format);
     int bg[MAPS_MAX_MODELS], blk[MAPS_MAX_MODELS][MAPS_N_DOMAINS];
     char s1[32], s2[32];
     for (int i = 0; i < nm; i++) {
@@ -490,7 +506,7 @@ static void fig_vtc_rsm(const MapsModel *m, int nm, const MapsConfig *cfg, const
     int nv = 0, first = -1;
     for (int i = 0; i < nm; i++) if (m[i].has_vtc) { nv++; if (first < 0) first = i; }
     if (!nv) return;
-    Plot *p = plot_open(dir, "vtc_rsm", "RSM", 400 * nv, 400, cfg->vector_format);
+    Plot *p = plot_open(dir, "vtc_rsm", "RSM", fig_w(nv, 400), 400, cfg->vector_format);
     int blk[MAPS_MAX_MODELS];
     char s1[32];
     for (int i = 0; i < nm; i++) {

@@ -142,6 +142,13 @@ void load_tuning(const char *path, const char *layer, int n, TuningData *out) {
         if (isfinite(out->ori[i]) && (out->ori[i] < -1e-3 || out->ori[i] >= 180.001))
             die(EXIT_USAGE, "orientation preference %g outside [0, 180) in '%s'", out->ori[i], path);
     }
+    if (h5_exists(f, "/sf_cpd")) { /* probe-gratings: the SF levels the indices refer to */
+        hsize_t d[H5IO_MAX_RANK];
+        if (h5_shape(f, "/sf_cpd", d) == 1 && d[0] > 0 && d[0] <= 64) {
+            out->n_sf_cpd = (int)d[0];
+            out->sf_cpd = h5_read(f, "/sf_cpd", H5IO_F32, NULL, NULL);
+        }
+    }
     char *p = layer_path(layer, "selective");
     if (h5_exists(f, p)) {
         float *s = read_vec(f, path, p, n);

@@ -264,16 +264,6 @@ void smooth_gaussian(const double *xy, const float *vals, int nf, int n, const G
 }
 
 /* ---- circular statistics ---------------------------------------------------------------------- */
-double circ_mean(const float *x, int n, double high) {
-    double s = 0, c = 0;
-    for (int i = 0; i < n; i++) circ_accumulate(x[i], high, &s, &c);
-    return n ? circ_mean_sc(s, c, high) : NAN;
-}
-double circ_std(const float *x, int n, double high) {
-    double s = 0, c = 0;
-    for (int i = 0; i < n; i++) circ_accumulate(x[i], high, &s, &c);
-    return n ? circ_std_sc(s, c, n, high) : NAN;
-}
 double wrap90(double d) {
     d = fmod(d + 90.0, 180.0);
     if (d < 0) d += 180.0;
@@ -308,25 +298,6 @@ int label_components(const unsigned char *mask, int ny, int nx, int connectivity
     }
     free(stack);
     return nl;
-}
-
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-double percentile(const float *x, int n, double q) {
-    float *v = xmalloc(sizeof(float) * (size_t)(n ? n : 1));
-    int m = 0;
-    for (int i = 0; i < n; i++) if (isfinite(x[i])) v[m++] = x[i];
-    if (m == 0) { free(v); return NAN; }
-    qsort(v, (size_t)m, sizeof(float), cmp_float);
-    double pos = q / 100.0 * (m - 1);
-    int lo = (int)floor(pos);
-    if (lo >= m - 1) { double r = v[m - 1]; free(v); return r; }
-    double r = v[lo] + (pos - lo) * ((double)v[lo + 1] - v[lo]);
-    free(v);
-    return r;
 }
 
 /* ---- distance curves -------------------------------------------------------------------------- */

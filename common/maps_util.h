@@ -54,22 +54,17 @@ void smooth_square(const double *xy, const float *val, int n, const GridSpec *g,
  * pixel with no unit within 5 sigma uses every unit (NaN if every weight underflows). */
 void smooth_gaussian(const double *xy, const float *vals, int nf, int n, const GridSpec *g, double sigma, float *out);
 
-/* ---- circular statistics ---------------------------------------------------------------------- */
-double circ_mean(const float *x, int n, double high);
-double circ_std(const float *x, int n, double high);
+/* ---- circular statistics (means/std of samples: stats.h circ_mean, circ_std) ----------------- */
 /* |a - b| for orientations in degrees with period 180, in [0, 90]. */
 double ori_diff(double a, double b);
 /* Wraps d (degrees) into [-90, 90). */
 double wrap90(double d);
 
-/* ---- components, percentiles ------------------------------------------------------------------ */
+/* ---- components (percentiles: stats.h stats_percentile) ---------------------------------------- */
 /* Connected components of mask [ny][nx] (non-zero = foreground), connectivity 4 or 8 (8 is
  * skimage.measure.label's default in 2-D). labels [ny][nx]: 0 background, 1..N in raster order of
  * each component's first pixel. Returns N. */
 int label_components(const unsigned char *mask, int ny, int nx, int connectivity, int *labels);
-
-/* numpy.percentile (linear interpolation) over the finite values of x; NaN if there are none. */
-double percentile(const float *x, int n, double q);
 
 /* ---- |Δ value| vs distance ------------------------------------------------------------------------ */
 typedef enum { DIFF_ABS, DIFF_ORI180 } DiffKind;

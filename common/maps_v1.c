@@ -21,6 +21,7 @@
 
 #include "error.h"
 #include "maps.h"
+#include "stats.h"
 #include "rng.h"
 
 /* The 8 neighbours as {drow, dcol}, counter-clockwise in the x-y plane (rows grow with y): W, SW,
@@ -113,6 +114,8 @@ void v1_analyse(const LayerPos *pos, const TuningData *tu, const MapsConfig *cfg
     xy_extent(out->xy, n, out->ext);
     out->ori = tu->ori; out->cv = tu->cv; out->sf = tu->sf; out->color = tu->color;
     out->n_sf = tu->n_sf;
+    out->sf_cpd = tu->sf_cpd;
+    out->n_sf_cpd = tu->n_sf_cpd;
 
     /* % orientation-selective among responsive units with a defined CV */
     out->n_probe_selective = -1;
@@ -138,7 +141,7 @@ void v1_analyse(const LayerPos *pos, const TuningData *tu, const MapsConfig *cfg
     smooth_square(out->xy, tu->color, n, &out->mapg, cfg->map_window_mm, SMOOTH_MEAN, 0, out->color_map, NULL, NULL);
 
     /* smoothness curves on units above the peak-to-peak percentile */
-    double thr = percentile(tu->ptp, n, cfg->smooth_ptp_percentile);
+    double thr = stats_percentile(tu->ptp, (size_t)(n), cfg->smooth_ptp_percentile);
     IntBuf c = {0};
     for (int i = 0; i < n; i++)
         if (tu->ptp[i] > thr && isfinite(tu->ori[i])) intbuf_push(&c, i);

@@ -20,13 +20,14 @@
 #include "error.h"
 #include "kmeans.h"
 #include "maps.h"
+#include "stats.h"
 #include "rng.h"
 
 /* Positions of the units of idx (n) whose response exceeds the pct percentile of r over idx. */
 static int active_points(const double *xy, const float *r, const int *idx, int n, double pct, double *pts) {
     float *v = xmalloc(sizeof(float) * (size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) v[i] = r[idx ? idx[i] : i];
-    double thr = percentile(v, n, pct);
+    double thr = stats_percentile(v, (size_t)(n), pct);
     int m = 0;
     for (int i = 0; i < n; i++) {
         if (!(v[i] > thr)) continue;

@@ -11,6 +11,7 @@
 #include "maps.h"
 #include "maps_synth.h"
 #include "rng.h"
+#include "stats.h"
 #include "test.h"
 
 /* Units at the paper's layer2.0 density (100352 units on 36.75 x 36.75 mm = 74.3 per mm^2) on an
@@ -157,20 +158,35 @@ TEST(pinwheel_single_charges) {
     free(ori);
 }
 
-/* scipy.stats.circmean / circstd (tests/fixtures/maps/circstats.txt) */
+/* scipy.stats.circmean / circstd (tests/fixtures/maps/circstats.txt) against common/stats.h, which
+ * make-maps shares with the probes (the smoothers use the same formulas inline) */
 TEST(circular_stats_match_scipy) {
     FILE *f = fopen(t_src("tests/fixtures/maps/circstats.txt"), "r");
     REQUIRE(f);
     double high, mean, sd;
     int n, cases = 0;
     while (fscanf(f, " circ %lf %d %lf %lf", &high, &n, &mean, &sd) == 4) {
-        float *x = xmalloc(sizeof(float) * (size_t)n);
-        for (int i = 0; i < n; i++) { double v; REQUIRE(fscanf(f, "%lf", &v) == 1); x[i] = (float)v; }
-        double m = circ_mean(x, n, high), s = circ_std(x, n, high);
+        double *x = xmalloc(sizeof(double) * (size_t)n);
+        for (int i = 0; i < n; i++) REQUIRE(fscanf(f, "%lf", &x[i]) == 1);
+        double m = circ_mean(x, NULL, (size_t)n, high), s = circ_std(x, NULL, (size_t)n, high);
         double dm = fabs(m - mean);
         if (dm > high / 2) dm = high - dm;
         CHECK_MSG(dm < 1e-3, "circmean high %g n %d: %.6f vs scipy %.6f", high, n, m, mean);
         CHECK_MSG(fabs(s - sd) < 1e-3 * (1 + sd), "circstd high %g n %d: %.6f vs scipy %.6f", high, n, s, sd);
+        /* the square-window smoother's own circular mean/std: all units in one window */
+        double *xy = xcalloc(2 * (size_t)n, sizeof(double));
+        float *xf = xmalloc(sizeof(float) * (size_t)n), mo, so;
+        for (int i = 0; i < n; i++) xf[i] = (float)x[i];
+        GridSpec g = {1, 1, 0, 0, 1, 1};
+        int cnt;
+        smooth_square(xy, xf, n, &g, 1.0, SMOOTH_CIRC, high, &mo, &so, &cnt);
+        CHECK_EQ_INT(cnt, n);
+        dm = fabs(mo - mean);
+        if (dm > high / 2) dm = high - dm;
+        CHECK_MSG(dm < 1e-3, "smoother circmean high %g n %d: %.6f vs scipy %.6f", high, n, mo, mean);
+        CHECK_MSG(fabs(so - sd) < 1e-3 * (1 + sd), "smoother circstd high %g n %d: %.6f vs scipy %.6f", high, n, so, sd);
+        free(xy);
+        free(xf);
         free(x);
         cases++;
     }
