@@ -364,7 +364,7 @@ static void corridor(Canvas *c, uint64_t *st) {
     for (int k = 1; k < 6; k++) draw_capsule(c, k / 6.0f, 1.05f, bx0 + bw * k / 6.0f, by1, 0.002f, floor_v * 0.6f, 1);
 }
 
-void floc_procedural_image(uint8_t *px, int N, int cat, uint64_t seed, int64_t index) {
+void stimuli_floc_procedural(uint8_t *px, int N, int cat, uint64_t seed, int64_t index) {
     uint64_t st = seed * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)cat << 56) ^ (uint64_t)index * 0xD1B54A32D192ED03ULL;
     draw_rand(&st);
     Canvas *c = canvas_new(N, 0.5f);

@@ -14,7 +14,7 @@
  * fLoc: 10 categories in the contract's order (number, word, limb, body, adult, child, car,
  * instrument, house, corridor) and 5 domains (faces = adult + child, bodies = body + limb,
  * characters = word + number, places = house + corridor, objects = car + instrument).
- * floc_procedural_image() draws the built-in stand-in (see floc_procedural.c): grayscale schematic
+ * stimuli_floc_procedural() draws the built-in stand-in (see floc_procedural.c): grayscale schematic
  * drawings on low-contrast 1/f-noise backgrounds, NOT the VPNL fLoc photographs.
  */
 #ifndef TDANN_STIMULI_H
@@ -22,26 +22,26 @@
 
 #include <stdint.h>
 
-#define GRATING_COUNT 640
-#define GRATING_NORI 8
-#define GRATING_NSF 8
-#define GRATING_NPHASE 5
+#define STIMULI_GRATING_COUNT 640
+#define STIMULI_GRATING_NORI 8
+#define STIMULI_GRATING_NSF 8
+#define STIMULI_GRATING_NPHASE 5
 
-void grating_params(int i, float *orientation_deg, float *sf_cycles_per_image, float *phase_rad, int *color);
+void stimuli_grating_params(int i, float *orientation_deg, float *sf_cycles_per_image, float *phase_rad, int *color);
 /* px [N][N][3] */
-void grating_image(uint8_t *px, int N, float orientation_deg, float sf_cycles_per_image, float phase_rad, int color);
+void stimuli_grating_image(uint8_t *px, int N, float orientation_deg, float sf_cycles_per_image, float phase_rad, int color);
 
-#define FLOC_NCAT 10
-#define FLOC_NDOMAIN 5
-extern const char *const FLOC_CATEGORIES[FLOC_NCAT];
-extern const char *const FLOC_DOMAINS[FLOC_NDOMAIN];
-extern const int32_t FLOC_DOMAIN_CATEGORIES[FLOC_NDOMAIN][2];
+#define STIMULI_FLOC_NCAT 10
+#define STIMULI_FLOC_NDOMAIN 5
+extern const char *const STIMULI_FLOC_CATEGORIES[STIMULI_FLOC_NCAT];
+extern const char *const STIMULI_FLOC_DOMAINS[STIMULI_FLOC_NDOMAIN];
+extern const int32_t STIMULI_FLOC_DOMAIN_CATEGORIES[STIMULI_FLOC_NDOMAIN][2];
 /* Category of a folder name or file-name prefix (case-insensitive; "bodies" etc. are not
  * accepted, only the VPNL names); -1 when unknown; -2 for "scrambled" (dropped). */
-int floc_category_index(const char *name);
+int stimuli_floc_category(const char *name);
 
 /* One procedural stand-in image of `category`, px [N][N][3] (R = G = B), a pure function of
  * (seed, category, index, N). */
-void floc_procedural_image(uint8_t *px, int N, int category, uint64_t seed, int64_t index);
+void stimuli_floc_procedural(uint8_t *px, int N, int category, uint64_t seed, int64_t index);
 
 #endif

@@ -129,19 +129,19 @@ static void make_gratings(void) {
     if (S < 2 * 97) warn("at --size %d the gratings above %d cycles/image alias (the paper's go up to 96.9)", S, S / 2);
     Writer w;
     writer_open(&w, "gratings", S);
-    float ori[GRATING_COUNT], sf[GRATING_COUNT], ph[GRATING_COUNT];
-    int32_t col[GRATING_COUNT];
+    float ori[STIMULI_GRATING_COUNT], sf[STIMULI_GRATING_COUNT], ph[STIMULI_GRATING_COUNT];
+    int32_t col[STIMULI_GRATING_COUNT];
     uint8_t *px = xmalloc((size_t)S * S * 3);
-    for (int i = 0; i < GRATING_COUNT; i++) {
+    for (int i = 0; i < STIMULI_GRATING_COUNT; i++) {
         int c;
-        grating_params(i, &ori[i], &sf[i], &ph[i], &c);
+        stimuli_grating_params(i, &ori[i], &sf[i], &ph[i], &c);
         col[i] = c;
-        grating_image(px, S, ori[i], sf[i], ph[i], c);
+        stimuli_grating_image(px, S, ori[i], sf[i], ph[i], c);
         char tag[96];
         snprintf(tag, sizeof tag, "ori%.1f_sf%.2f_ph%.2f_%s", ori[i], sf[i], ph[i], c ? "redcyan" : "bw");
         writer_add(&w, px, tag);
     }
-    hsize_t n = GRATING_COUNT;
+    hsize_t n = STIMULI_GRATING_COUNT;
     hid_t f = w.h5->file;
     h5_write(f, "/labels/orientation_deg", H5IO_F32, 1, &n, ori, "image",
              "deg (wave-vector direction, counterclockwise from +x, y up; 0 = vertical bars)");
@@ -157,11 +157,11 @@ static void make_gratings(void) {
 /* ---- fLoc --------------------------------------------------------------------------------------------- */
 static void floc_labels(Writer *w, const int32_t *cat, int64_t n, const char *source) {
     hid_t f = w->h5->file;
-    hsize_t hn = (hsize_t)n, d2[2] = {FLOC_NDOMAIN, 2};
+    hsize_t hn = (hsize_t)n, d2[2] = {STIMULI_FLOC_NDOMAIN, 2};
     h5_write(f, "/labels/category", H5IO_I32, 1, &hn, cat, "image", "index into category_names");
-    h5_write_strings(f, "/labels/category_names", (char *const *)FLOC_CATEGORIES, FLOC_NCAT);
-    h5_write_strings(f, "/labels/domain_names", (char *const *)FLOC_DOMAINS, FLOC_NDOMAIN);
-    h5_write(f, "/labels/domain_categories", H5IO_I32, 2, d2, FLOC_DOMAIN_CATEGORIES, "domain,member",
+    h5_write_strings(f, "/labels/category_names", (char *const *)STIMULI_FLOC_CATEGORIES, STIMULI_FLOC_NCAT);
+    h5_write_strings(f, "/labels/domain_names", (char *const *)STIMULI_FLOC_DOMAINS, STIMULI_FLOC_NDOMAIN);
+    h5_write(f, "/labels/domain_categories", H5IO_I32, 2, d2, STIMULI_FLOC_DOMAIN_CATEGORIES, "domain,member",
              "index into category_names");
     h5_attr_str(f, "/", "floc_source", source);
 }
@@ -170,15 +170,15 @@ static void make_floc_procedural(void) {
     int S = sc.size, per = sc.floc_per_category;
     Writer w;
     writer_open(&w, "floc", S);
-    int64_t n = (int64_t)FLOC_NCAT * per;
+    int64_t n = (int64_t)STIMULI_FLOC_NCAT * per;
     int32_t *cat = xmalloc(sizeof(int32_t) * (size_t)n);
     uint8_t *px = xmalloc((size_t)S * S * 3);
     Progress *pr = progress_start("drawing procedural fLoc stand-in", n, "images");
-    for (int c = 0; c < FLOC_NCAT; c++)
+    for (int c = 0; c < STIMULI_FLOC_NCAT; c++)
         for (int k = 0; k < per; k++) {
-            floc_procedural_image(px, S, c, (uint64_t)sc.seed, k);
+            stimuli_floc_procedural(px, S, c, (uint64_t)sc.seed, k);
             cat[w.n] = c;
-            writer_add(&w, px, FLOC_CATEGORIES[c]);
+            writer_add(&w, px, STIMULI_FLOC_CATEGORIES[c]);
             progress_update(pr, w.n, NULL);
         }
     progress_end(pr, NULL);
@@ -202,7 +202,7 @@ static void make_floc_dir(const char *dir) {
             size_t k = strcspn(f, "-_.");
             snprintf(name, sizeof name, "%.*s", (int)k, f);
         }
-        catof[i] = floc_category_index(name);
+        catof[i] = stimuli_floc_category(name);
         if (catof[i] == -2) scrambled++;
         else if (catof[i] == -1) {
             if (unknown++ < 5) warn("ignoring '%s' in '%s': not an fLoc category name", dataset_file(ds, i), dir);
@@ -213,10 +213,10 @@ static void make_floc_dir(const char *dir) {
     Writer w;
     writer_open(&w, "floc", S);
     int32_t *cat = xmalloc(sizeof(int32_t) * (size_t)N);
-    int64_t per[FLOC_NCAT] = {0}, bad = 0;
+    int64_t per[STIMULI_FLOC_NCAT] = {0}, bad = 0;
     uint8_t *px = xmalloc((size_t)S * S * 3);
     Progress *pr = progress_start("reading fLoc images", N - scrambled - unknown, "images");
-    for (int c = 0; c < FLOC_NCAT; c++) /* category-major, in the contract's order */
+    for (int c = 0; c < STIMULI_FLOC_NCAT; c++) /* category-major, in the contract's order */
         for (int64_t i = 0; i < N; i++) {
             if (catof[i] != c) continue;
             char err[256], *path = dataset_path(ds, i);
@@ -232,7 +232,7 @@ static void make_floc_dir(const char *dir) {
             free(path);
             cat[w.n] = c;
             per[c]++;
-            writer_add(&w, px, FLOC_CATEGORIES[c]);
+            writer_add(&w, px, STIMULI_FLOC_CATEGORIES[c]);
             progress_update(pr, w.n, NULL);
         }
     progress_end(pr, NULL);
@@ -240,8 +240,8 @@ static void make_floc_dir(const char *dir) {
         h5out_discard(w.h5);
         die(EXIT_USAGE, "no fLoc images in '%s'", dir);
     }
-    for (int c = 0; c < FLOC_NCAT; c++)
-        if (!per[c]) warn("no images of category '%s' in '%s'", FLOC_CATEGORIES[c], dir);
+    for (int c = 0; c < STIMULI_FLOC_NCAT; c++)
+        if (!per[c]) warn("no images of category '%s' in '%s'", STIMULI_FLOC_CATEGORIES[c], dir);
     if (bad) warn("%lld unreadable image file(s) skipped in '%s'", (long long)bad, dir);
     char *src = xasprintf("fLoc folder %s", dataset_root(ds));
     floc_labels(&w, cat, w.n, src);

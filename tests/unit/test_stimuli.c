@@ -109,14 +109,14 @@ TEST(gratings_fft_orientation_and_sf_match_labels) {
     uint8_t *px = xmalloc((size_t)N * N * 3);
     double worst_o = 0, worst_f = 0;
     int tested = 0;
-    for (int i = 0; i < GRATING_COUNT; i++) {
+    for (int i = 0; i < STIMULI_GRATING_COUNT; i++) {
         float ori, sf, ph;
         int col;
-        grating_params(i, &ori, &sf, &ph, &col);
-        int p = i % GRATING_NPHASE;
+        stimuli_grating_params(i, &ori, &sf, &ph, &col);
+        int p = i % STIMULI_GRATING_NPHASE;
         /* all orientations x SFs at one phase in black/white; a diagonal of the rest */
         if (!((col == 0 && p == 1) || (i % 37 == 0))) continue;
-        grating_image(px, N, ori, sf, ph, col);
+        stimuli_grating_image(px, N, ori, sf, ph, col);
         double mo, mf;
         measure(px, N, &mo, &mf);
         double dori = fabs(mo - ori);
@@ -136,18 +136,18 @@ TEST(gratings_fft_orientation_and_sf_match_labels) {
 TEST(gratings_grid_colour_and_range) {
     float ori, sf, ph;
     int col;
-    grating_params(0, &ori, &sf, &ph, &col);
+    stimuli_grating_params(0, &ori, &sf, &ph, &col);
     CHECK(ori == 0 && col == 0 && ph == 0);
     CHECK_NEAR(sf, 5.5, 1e-6);
-    grating_params(639, &ori, &sf, &ph, &col);
+    stimuli_grating_params(639, &ori, &sf, &ph, &col);
     CHECK_NEAR(ori, 157.5, 1e-6);
     CHECK_NEAR(sf, 96.9375, 1e-4);
     CHECK_NEAR(ph, 2 * M_PI * 4 / 5, 1e-6);
     CHECK_EQ_INT(col, 1);
-    grating_params(5, &ori, &sf, &ph, &col);
+    stimuli_grating_params(5, &ori, &sf, &ph, &col);
     CHECK_NEAR(sf, 18.5625, 1e-4); /* linspace(5.5, 110, 9)[1] */
     uint8_t px[32 * 32 * 3];
-    grating_image(px, 32, 45, 3, 0.3f, 1);
+    stimuli_grating_image(px, 32, 45, 3, 0.3f, 1);
     int lo = 255, hi = 0;
     for (int i = 0; i < 32 * 32; i++) {
         CHECK(px[3 * i + 1] == px[3 * i + 2] && abs(px[3 * i] + px[3 * i + 1] - 255) <= 1); /* red vs cyan */
@@ -155,23 +155,23 @@ TEST(gratings_grid_colour_and_range) {
         if (px[3 * i] > hi) hi = px[3 * i];
     }
     CHECK(lo < 5 && hi > 250); /* full contrast */
-    grating_image(px, 32, 45, 3, 0.3f, 0);
+    stimuli_grating_image(px, 32, 45, 3, 0.3f, 0);
     for (int i = 0; i < 32 * 32; i++) CHECK(px[3 * i] == px[3 * i + 1] && px[3 * i] == px[3 * i + 2]);
 }
 
 TEST(floc_tables_follow_the_contract) {
     const char *cats[] = {"number", "word", "limb", "body", "adult", "child", "car", "instrument", "house", "corridor"};
-    for (int i = 0; i < 10; i++) CHECK_STR(FLOC_CATEGORIES[i], cats[i]);
-    CHECK_STR(FLOC_DOMAINS[0], "faces");
-    CHECK_STR(FLOC_DOMAINS[4], "objects");
+    for (int i = 0; i < 10; i++) CHECK_STR(STIMULI_FLOC_CATEGORIES[i], cats[i]);
+    CHECK_STR(STIMULI_FLOC_DOMAINS[0], "faces");
+    CHECK_STR(STIMULI_FLOC_DOMAINS[4], "objects");
     /* faces = adult + child, bodies = body + limb, characters = word + number, places = house + corridor,
      * objects = car + instrument */
     const char *members[5][2] = {{"adult", "child"}, {"body", "limb"}, {"word", "number"}, {"house", "corridor"}, {"car", "instrument"}};
     for (int d = 0; d < 5; d++)
-        for (int k = 0; k < 2; k++) CHECK_STR(FLOC_CATEGORIES[FLOC_DOMAIN_CATEGORIES[d][k]], members[d][k]);
-    CHECK_EQ_INT(floc_category_index("Adult"), 4);
-    CHECK_EQ_INT(floc_category_index("scrambled"), -2);
-    CHECK_EQ_INT(floc_category_index("faces"), -1);
+        for (int k = 0; k < 2; k++) CHECK_STR(STIMULI_FLOC_CATEGORIES[STIMULI_FLOC_DOMAIN_CATEGORIES[d][k]], members[d][k]);
+    CHECK_EQ_INT(stimuli_floc_category("Adult"), 4);
+    CHECK_EQ_INT(stimuli_floc_category("scrambled"), -2);
+    CHECK_EQ_INT(stimuli_floc_category("faces"), -1);
 }
 
 /* The stand-in's categories must be structurally distinct: a nearest-centroid classifier on simple
@@ -182,7 +182,7 @@ enum { FN = 64, FCELL = 4, FBINS = 8, NFEAT = FCELL * FCELL * (FBINS + 1) };
 
 static void floc_features(double *feat, int cat, int idx) {
     uint8_t px[FN * FN * 3];
-    floc_procedural_image(px, FN, cat, 0, idx);
+    stimuli_floc_procedural(px, FN, cat, 0, idx);
     memset(feat, 0, sizeof(double) * NFEAT);
     int cs = FN / FCELL;
     for (int y = 1; y < FN - 1; y++)
@@ -232,8 +232,8 @@ TEST(floc_procedural_categories_are_distinguishable) {
     free(tr);
     /* deterministic, and R = G = B */
     uint8_t *p = xmalloc(FN * FN * 3), *q = xmalloc(FN * FN * 3);
-    floc_procedural_image(p, FN, 4, 3, 7);
-    floc_procedural_image(q, FN, 4, 3, 7);
+    stimuli_floc_procedural(p, FN, 4, 3, 7);
+    stimuli_floc_procedural(q, FN, 4, 3, 7);
     CHECK(memcmp(p, q, FN * FN * 3) == 0);
     for (int i = 0; i < FN * FN; i++) CHECK(p[3 * i] == p[3 * i + 1] && p[3 * i] == p[3 * i + 2]);
 }
