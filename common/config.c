@@ -19,7 +19,7 @@ RunArgs g_run;
 /* Every top-level section any tool reads. A key outside this list (and outside name/seed/device)
  * is a typo and an error for every tool. */
 static const char *const KNOWN_SECTIONS[] = {
-    "model", "data", "augment", "sheet", "swapopt", "train", "stage1", "tdann", "extract",
+    "model", "data", "sheet", "swapopt", "train", "stage1", "tdann", "extract",
     "stimuli", "probe_gratings", "probe_floc", "maps", "pipeline", NULL};
 static const char *const RUN_KEYS[] = {"name", "seed", "device", NULL};
 

@@ -19,6 +19,11 @@
 #include <signal.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+#define _Noreturn [[noreturn]]
+extern "C" {
+#endif
+
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 #define PRINTF_LIKE(a, b) __attribute__((format(printf, a, b)))
@@ -60,4 +65,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
