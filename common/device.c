@@ -50,6 +50,7 @@ Device device_resolve(const char *spec) {
         d.index = idx;
         snprintf(d.name, sizeof d.name, "cuda:%d %s", idx, prop.name);
 #else
+        (void)idx;
         die(EXIT_USAGE, "device '%s' asked for, but this build has no CUDA path (rebuild where nvcc and cuDNN are found)", s);
 #endif
     } else {
