@@ -25,6 +25,8 @@ Layout of each file (float32 unless noted; tensors in PyTorch layouts, names tor
   /after/params/<name>, /after/buffers/<name>, /after/num_batches_tracked int64 (nbn),
   /after/momentum/<name>     SGD momentum buffers after the steps (supervised file only, to keep
                              the fixtures under 5 MB)
+  /eval/layers/<layer>, /eval/output   eval-mode forward (running statistics) of the final state
+                             (supervised file only)
 
 PyTorch computes in float64 here (the initial values are float32 numbers; stored tensors are
 rounded to float32; losses are float64), so the fixtures hold the exact answers and a float32 engine
@@ -182,7 +184,7 @@ def write_state(g, model):
             put(g, "buffers/" + name, b.numpy())
 
 
-def generate(path, width, S, task, n_img, steps, lr, momentum, wd, nesterov, spatial, seed, save_momentum):
+def generate(path, width, S, task, n_img, steps, lr, momentum, wd, nesterov, spatial, seed, save_momentum, save_eval):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     T = 0.1
@@ -267,6 +269,13 @@ def generate(path, width, S, task, n_img, steps, lr, momentum, wd, nesterov, spa
                 put(f, "after/momentum/" + name, opt.state[p]["momentum_buffer"].numpy())
         nbt = [b.item() for n_, b in model.named_buffers() if n_.endswith("num_batches_tracked")]
         put(f, "after/num_batches_tracked", np.array(nbt, dtype=np.int64))
+        if save_eval:
+            model.eval()
+            with torch.no_grad():
+                outs, feat, out = model(x)
+            for li, o in enumerate(outs):
+                put(f, "eval/layers/" + LAYERS[li], o.numpy())
+            put(f, "eval/output", out.numpy())
     os.replace(path + ".tmp", path)
     print("%s: %.1f kB, task loss %.6f, total %s" % (path, os.path.getsize(path) / 1024, totals[0], totals))
 
@@ -276,10 +285,10 @@ def main():
     torch.set_num_threads(1)
     # SimCLR: SL_REL alpha 0.25 on every layer, one neighbourhood of 24 units each
     generate(os.path.join(out, "engine_w0125.h5"), 0.125, 64, "simclr", 4, 3, 0.01, 0.9, 1e-6, False,
-             [(li, "rel", 0.25, 24) for li in range(8)], seed=1, save_momentum=False)
+             [(li, "rel", 0.25, 24) for li in range(8)], seed=1, save_momentum=False, save_eval=False)
     # supervised: SL_ABS alpha 0.5 on layer2.0 and layer4.1, Nesterov
     generate(os.path.join(out, "engine_sup.h5"), 0.0625, 32, "supervised", 6, 2, 0.02, 0.9, 1e-4, True,
-             [(2, "abs", 0.5, 16), (7, "abs", 0.5, 12)], seed=2, save_momentum=True)
+             [(2, "abs", 0.5, 16), (7, "abs", 0.5, 12)], seed=2, save_momentum=True, save_eval=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
  * block outputs, pooled features, head output, losses, every parameter gradient, the parameters
  * and BN running statistics after the SGD steps (and num_batches_tracked exactly). Within 1e-3:
  * the parameter updates (after - init) and the SGD momentum buffers (supervised file), which are
- * differences of nearly cancelling gradients (measured: up to 7e-5).
+ * differences of nearly cancelling gradients (measured: up to 7e-5). The supervised file also holds
+ * an eval-mode forward (running statistics) of PyTorch's final state.
  */
 #include <math.h>
 #include <stdio.h>
@@ -184,6 +185,27 @@ static void run_golden(const char *file) {
         char p[128];
         snprintf(p, sizeof p, "after/buffers/%s", m.bufs[i].name);
         t_check_rel(p, bufs + m.bufs[i].offset, bref + m.bufs[i].offset, m.bufs[i].numel, TOL);
+    }
+    if (h5_exists(f, "eval")) {
+        /* eval mode (BN with the running statistics) of PyTorch's final state, so that this checks
+         * the eval forward itself, not the trajectory again */
+        read_state(f, "after", &m, ref, bref);
+        engine_set_params(e, ref, bref, NULL);
+        engine_forward(e, images, n, 0);
+        for (int l = 0; l < N_LAYERS; l++) {
+            size_t cnt = (size_t)n * m.layer_units[l];
+            float *x = xmalloc(cnt * sizeof(float)), *y = xmalloc(cnt * sizeof(float));
+            char p[128];
+            snprintf(p, sizeof p, "eval/layers/%s", LAYER_NAMES[l]);
+            h5_read_into(f, p, H5IO_F32, y, cnt);
+            engine_read_layer(e, l, x);
+            t_check_rel(p, x, y, cnt, TOL);
+            free(x);
+            free(y);
+        }
+        h5_read_into(f, "eval/output", H5IO_F32, b, oc);
+        engine_read_output(e, a);
+        t_check_rel("eval/output", a, b, oc, TOL);
     }
     int64_t *nref = xmalloc(sizeof(int64_t) * (size_t)m.nbn);
     h5_read_into(f, "after/num_batches_tracked", H5IO_I64, nref, (size_t)m.nbn);
