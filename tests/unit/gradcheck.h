@@ -19,6 +19,12 @@ typedef double (*GradObjective)(void *ctx);
 
 int gradcheck(const char *what, GradObjective f, void *ctx, float *x, size_t n, const float *grad,
               double h, double rtol, int ndir, int ncoord, uint64_t seed);
+/* The same with nsteps step sizes h, h/4, h/16, ... and central, forward and backward differences
+ * per check, keeping the closest: for objectives with kinks (ReLU, max pool, |.|) where a step may
+ * straddle a kink on one side. With nsteps > 1 the
+ * coordinates checked are the ncoord largest |grad| (small derivatives drown in float32 noise). */
+int gradcheck_steps(const char *what, GradObjective f, void *ctx, float *x, size_t n, const float *grad,
+                    double h, int nsteps, double rtol, int ndir, int ncoord, uint64_t seed);
 
 /* Helpers: random normal fill (Philox, RNG_PURPOSE_TEST stream `stream`) and sum(w * y) in double. */
 void fill_normal(float *x, size_t n, float scale, uint64_t stream);
