@@ -27,6 +27,7 @@
 
 #include "batchnorm.h"
 #include "conv2d.h"
+#include "cpu_util.h"
 #include "cross_entropy.h"
 #include "error.h"
 #include "linear.h"
@@ -380,7 +381,7 @@ Engine *engine_cpu_create(const Model *m, const EngineOptions *opt) {
         e->gathered = xmalloc(sizeof(float) * (size_t)rows * D * e->comm->size);
         e->d_gathered = xmalloc(sizeof(float) * (size_t)rows * D * e->comm->size);
     }
-    snprintf(e->desc, sizeof e->desc, "cpu fp32, %d threads, OpenBLAS%s", omp_get_max_threads(),
+    snprintf(e->desc, sizeof e->desc, "cpu fp32, %d threads, OpenBLAS %s%s", omp_get_max_threads(), kcpu_blas_core(),
              e->comm->size > 1 ? ", SyncBN over ranks" : "");
     return &e->base;
 }
