@@ -1,22 +1,61 @@
-/* batchnorm_cpu.c: CPU reference of batchnorm.h (NCHW fp32). Sums run in double per channel,
- * OpenMP over channels; apply passes run OpenMP over (image, channel) planes. */
+/* batchnorm_cpu.c: CPU reference of batchnorm.h (NCHW fp32). Per-channel sums: float partial sums
+ * over each (image, channel) plane in LANES interleaved accumulators (so the compiler can vectorize
+ * without reassociating), planes added in double; OpenMP over channels. Apply passes run OpenMP
+ * over (image, channel) planes. */
 #include "batchnorm.h"
 
 #include <math.h>
 #include <string.h>
 
 #define PLANE(s, x, i, ch) ((x) + ((size_t)(i) * (s)->c + (ch)) * (size_t)(s)->hw)
+#define LANES 32
+
+/* sum p[j] */
+static float plane_sum(const float *p, int n) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int q = 0; q < LANES; q++) acc[q] += p[j + q];
+    float t = 0;
+    for (; j < n; j++) t += p[j];
+    for (int q = 0; q < LANES; q++) t += acc[q];
+    return t;
+}
+
+/* sum (p[j] - m)^2 */
+static float plane_sqdev(const float *p, float m, int n) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int q = 0; q < LANES; q++) { float d = p[j + q] - m; acc[q] += d * d; }
+    float t = 0;
+    for (; j < n; j++) { float d = p[j] - m; t += d * d; }
+    for (int q = 0; q < LANES; q++) t += acc[q];
+    return t;
+}
+
+/* dz = relu ? (y > 0 ? g : 0) : g;  *sd += sum dz, *sdx += sum dz (x - m) */
+static void plane_dsums(const float *g, const float *y, const float *x, float m, int n, int relu, float *sd, float *sdx) {
+    float a[LANES] = {0}, b[LANES] = {0};
+    int j = 0;
+    if (relu)
+        for (; j + LANES <= n; j += LANES)
+            for (int q = 0; q < LANES; q++) { float dz = y[j + q] > 0 ? g[j + q] : 0.0f; a[q] += dz; b[q] += dz * (x[j + q] - m); }
+    else
+        for (; j + LANES <= n; j += LANES)
+            for (int q = 0; q < LANES; q++) { float dz = g[j + q]; a[q] += dz; b[q] += dz * (x[j + q] - m); }
+    float ta = 0, tb = 0;
+    for (; j < n; j++) { float dz = (!relu || y[j] > 0) ? g[j] : 0.0f; ta += dz; tb += dz * (x[j] - m); }
+    for (int q = 0; q < LANES; q++) { ta += a[q]; tb += b[q]; }
+    *sd = ta;
+    *sdx = tb;
+}
 
 void bn_sum_cpu(const BnShape *s, const float *x, float *sum) {
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < s->c; ch++) {
         double a = 0;
-        for (int i = 0; i < s->n; i++) {
-            const float *p = PLANE(s, x, i, ch);
-            float part = 0; /* short float runs (<= one plane), then double */
-            for (int j = 0; j < s->hw; j++) part += p[j];
-            a += part;
-        }
+        for (int i = 0; i < s->n; i++) a += plane_sum(PLANE(s, x, i, ch), s->hw);
         sum[ch] = (float)a;
     }
 }
@@ -25,13 +64,7 @@ void bn_sqdev_cpu(const BnShape *s, const float *x, const float *mean, float *sq
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < s->c; ch++) {
         double a = 0;
-        float m = mean[ch];
-        for (int i = 0; i < s->n; i++) {
-            const float *p = PLANE(s, x, i, ch);
-            float part = 0;
-            for (int j = 0; j < s->hw; j++) { float d = p[j] - m; part += d * d; }
-            a += part;
-        }
+        for (int i = 0; i < s->n; i++) a += plane_sqdev(PLANE(s, x, i, ch), mean[ch], s->hw);
         sq[ch] = (float)a;
     }
 }
@@ -83,16 +116,9 @@ void bn_backward_sums_cpu(const BnShape *s, const float *dy, const float *y, int
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < s->c; ch++) {
         double sd = 0, sdx = 0;
-        float m = mean[ch];
         for (int i = 0; i < s->n; i++) {
-            const float *g = PLANE(s, dy, i, ch), *xp = PLANE(s, x, i, ch);
-            const float *yp = relu ? PLANE(s, y, i, ch) : NULL;
-            float pd = 0, pdx = 0;
-            for (int j = 0; j < s->hw; j++) {
-                float dz = (!relu || yp[j] > 0) ? g[j] : 0.0f;
-                pd += dz;
-                pdx += dz * (xp[j] - m);
-            }
+            float pd, pdx;
+            plane_dsums(PLANE(s, dy, i, ch), relu ? PLANE(s, y, i, ch) : NULL, PLANE(s, x, i, ch), mean[ch], s->hw, relu, &pd, &pdx);
             sd += pd;
             sdx += pdx;
         }
@@ -112,12 +138,22 @@ void bn_backward_apply_cpu(const BnShape *s, const float *dy, const float *y, in
         float k = gamma[ch] * is;
         float mdz = (float)(sums[ch] / count), mdzx = (float)(sums[s->c + ch] / count);
         size_t o = (size_t)pl * s->hw;
-        for (int j = 0; j < s->hw; j++) {
-            float dz = (!relu || y[o + j] > 0) ? dy[o + j] : 0.0f;
-            float xh = (x[o + j] - m) * is;
-            float d = k * (dz - mdz - xh * mdzx);
-            if (dres) { if (accumulate) dres[o + j] += dz; else dres[o + j] = dz; }
-            if (accumulate) dx[o + j] += d; else dx[o + j] = d;
+        const float *g = dy + o, *yp = y + o, *xp = x + o;
+        float *dxp = dx + o, *drp = dres ? dres + o : NULL;
+        /* dx = k (dz - mdz - (x - m) is mdzx) = k dz + c0 + c1 (x - m) */
+        float c1 = -k * is * mdzx, c0 = -k * mdz;
+        if (drp) {
+            if (accumulate)
+                for (int j = 0; j < s->hw; j++) drp[j] += (!relu || yp[j] > 0) ? g[j] : 0.0f;
+            else
+                for (int j = 0; j < s->hw; j++) drp[j] = (!relu || yp[j] > 0) ? g[j] : 0.0f;
+        }
+        if (relu) {
+            if (accumulate) for (int j = 0; j < s->hw; j++) dxp[j] += k * (yp[j] > 0 ? g[j] : 0.0f) + c0 + c1 * (xp[j] - m);
+            else for (int j = 0; j < s->hw; j++) dxp[j] = k * (yp[j] > 0 ? g[j] : 0.0f) + c0 + c1 * (xp[j] - m);
+        } else {
+            if (accumulate) for (int j = 0; j < s->hw; j++) dxp[j] += k * g[j] + c0 + c1 * (xp[j] - m);
+            else for (int j = 0; j < s->hw; j++) dxp[j] = k * g[j] + c0 + c1 * (xp[j] - m);
         }
     }
 }

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#define KCPU_SLOTS 4
+#define KCPU_SLOTS 6
 
 void kcpu_init(void);
 float *kcpu_scratch(int slot, size_t n);

@@ -23,29 +23,25 @@ void maxpool_forward_cpu(const PoolShape *s, const float *x, float *y, int32_t *
         const float *xp = x + pl * in;
         float *yp = y + pl * out;
         int32_t *ap = argmax + pl * out;
-        for (int oh = 0; oh < s->hout; oh++)
+        for (int oh = 0; oh < s->hout; oh++) {
+            int h0 = oh * s->stride - s->pad, kh0 = h0 < 0 ? -h0 : 0, kh1 = s->h - h0 < s->k ? s->h - h0 : s->k;
             for (int ow = 0; ow < s->wout; ow++) {
-                int h0 = oh * s->stride - s->pad, w0 = ow * s->stride - s->pad;
-                float best = -INFINITY;
-                int32_t bi = -1;
-                for (int kh = 0; kh < s->k; kh++) {
-                    int ih = h0 + kh;
-                    if (ih < 0 || ih >= s->h) continue;
-                    for (int kw = 0; kw < s->k; kw++) {
-                        int iw = w0 + kw;
-                        if (iw < 0 || iw >= s->w) continue;
-                        float v = xp[ih * s->w + iw];
-                        if (bi < 0 || v > best || isnan(v)) {
-                            best = v;
-                            bi = ih * s->w + iw;
-                            if (isnan(v)) goto done;
-                        }
+                int w0 = ow * s->stride - s->pad, kw0 = w0 < 0 ? -w0 : 0, kw1 = s->w - w0 < s->k ? s->w - w0 : s->k;
+                /* the window's in-image part, scanned in row-major order; the first maximum wins
+                 * and a NaN always replaces (PyTorch's CPU rule: val > max || isnan(val)) */
+                int32_t bi = (h0 + kh0) * s->w + w0 + kw0;
+                float best = xp[bi];
+                for (int kh = kh0; kh < kh1; kh++) {
+                    const int32_t row = (h0 + kh) * s->w + w0;
+                    for (int kw = kw0; kw < kw1; kw++) {
+                        float v = xp[row + kw];
+                        if (v > best || v != v) { best = v; bi = row + kw; }
                     }
                 }
-            done:
                 yp[oh * s->wout + ow] = best;
                 ap[oh * s->wout + ow] = bi;
             }
+        }
     }
 }
 

@@ -5,11 +5,13 @@
  * One SimCLR training step = forward (train) of N images x 2 views, NT-Xent (T 0.1), SL_REL
  * (alpha 0.25) on one neighbourhood of K random units (fewer if the layer is smaller) in each of the
  * 8 layers, backward, SGD (momentum 0.9, wd 1e-6). Random weights and images (fixed seeds), one
- * warm-up step, then T timed steps; prints the median step time and images/s, counting every view
- * as an image (as ../shared/design/anchors.md does), and a last line `native_images_per_s=<v>`.
+ * warm-up step, then T timed steps; prints each step's wall and CPU time (CPU time is the steadier
+ * number on a shared machine), the median wall time and images/s, counting every view as an image
+ * (as ../shared/design/anchors.md does), and a last line `native_images_per_s=<v>`.
  */
 #include <omp.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,12 @@
 #include "error.h"
 #include "rng.h"
 #include "util.h"
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -86,10 +94,10 @@ int main(int argc, char **argv) {
     engine_train_step(e, im, n, &ls, &sgd, &lv); /* warm-up: page faults, scratch growth */
     double *t = xmalloc(sizeof(double) * (size_t)steps);
     for (int s = 0; s < steps; s++) {
-        double t0 = now_seconds();
+        double t0 = now_seconds(), c0 = cpu_seconds();
         engine_train_step(e, im, n, &ls, &sgd, &lv);
         t[s] = now_seconds() - t0;
-        printf("native: step %d %.3f s (loss %.4f)\n", s + 1, t[s], lv.total);
+        printf("native: step %d %.3f s, cpu %.3f s (loss %.4f)\n", s + 1, t[s], cpu_seconds() - c0, lv.total);
     }
     qsort(t, (size_t)steps, sizeof *t, cmp_double);
     double med = t[steps / 2];

@@ -128,10 +128,10 @@ def main():
     step()  # warm-up
     times = []
     for s in range(a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = step()
         times.append(time.perf_counter() - t0)
-        print("torch: step %d %.3f s (loss %.4f)" % (s + 1, times[-1], loss))
+        print("torch: step %d %.3f s, cpu %.3f s (loss %.4f)" % (s + 1, times[-1], time.process_time() - c0, loss))
     med = sorted(times)[len(times) // 2]
     print("torch: median step %.3f s, %.1f images/s" % (med, n / med))
     print("torch_images_per_s=%.2f" % (n / med))

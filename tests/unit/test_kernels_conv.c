@@ -1,5 +1,6 @@
 /* test_kernels_conv.c: conv2d CPU kernels: forward against a direct double-precision convolution
- * for kernel sizes 1..7, strides 1-2, paddings 0-3, single- and multi-image GEMM chunks; backward
+ * for kernel sizes 1..7, strides 1-3, paddings 0-3, single- and multi-image GEMM chunks, both
+ * patch layouts (channels-first for few input channels, channels-last from 16); backward
  * data and backward filter by finite differences of sum(r * conv(x, w)); the accumulate flag. */
 #include <math.h>
 #include <stdio.h>
@@ -92,6 +93,15 @@ TEST(kernels_conv2d_1x1_and_5x5) {
     check_shape(3, 6, 5, 4, 7, 1, 1, 0, 310);  /* pointwise path without im2col */
     check_shape(2, 3, 8, 9, 2, 5, 1, 2, 320);
     check_shape(2, 2, 4, 4, 3, 3, 3, 0, 330);  /* stride larger than needed, no padding */
+}
+
+/* 16 or more input channels take the channels-last patch path */
+TEST(kernels_conv2d_channels_last) {
+    check_shape(3, 16, 6, 6, 8, 3, 1, 1, 400);   /* ResNet block conv */
+    check_shape(5, 20, 7, 7, 12, 3, 2, 1, 410);  /* strided, odd size */
+    check_shape(4, 16, 6, 6, 8, 1, 2, 0, 420);   /* downsample */
+    check_shape(2, 17, 5, 6, 3, 5, 1, 2, 430);   /* 5x5, rectangular */
+    check_shape(1, 16, 34, 33, 4, 3, 1, 1, 440); /* one image, wide map */
 }
 
 TEST(kernels_conv2d_bad_shape_dies) {
