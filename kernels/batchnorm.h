@@ -23,7 +23,8 @@
  *       dres = dz (the residual branch's gradient; NULL when there is no residual)
  * xhat = (x - mean) * invstd. Two-pass variance (no E[x^2] - E[x]^2 cancellation); sums are
  * accumulated in double inside a rank.
- * Gradient convention: see conv2d.h (dx, dres overwritten unless accumulate).
+ * Gradient convention: see conv2d.h (dx, dres overwritten unless accumulate). bn_backward_apply_cpu
+ * may run in place (dx == dy); dres must be a separate buffer. bn_apply_cpu may run in place (y == x).
  */
 #ifndef TDANN_BATCHNORM_H
 #define TDANN_BATCHNORM_H

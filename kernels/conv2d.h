@@ -10,9 +10,10 @@
  * added to when it is 1 (so the engine can sum a residual branch into dx without a copy).
  * Parameter gradients are sums over the batch (the loss kernels already include the 1/rows).
  *
- * CPU implementation (conv2d_cpu.c): im2col of a chunk of images into [cin*k*k][nb*hout*wout], one
- * OpenBLAS sgemm per chunk, OpenMP over chunks (BLAS itself runs single-threaded inside, see
- * cpu_util.h); 1x1 stride-1 convolutions skip im2col. Scratch memory is per thread and reused.
+ * CPU implementation (conv2d_cpu.c): patch matrices of a chunk of images (channels-last from 16
+ * input channels, classic channels-first im2col below), one OpenBLAS sgemm per chunk, OpenMP over
+ * chunks (BLAS itself runs single-threaded inside, see cpu_util.h); 1x1 stride-1 convolutions use
+ * x directly. Scratch memory is per thread and reused. x, w, y, dy, dx, dw must not overlap.
  */
 #ifndef TDANN_CONV2D_H
 #define TDANN_CONV2D_H

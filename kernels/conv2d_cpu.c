@@ -205,6 +205,7 @@ static void chunk_dy_nhwc(const Conv2dShape *s, const float *dy, int i0, int m, 
 static const float *permuted_weights(const Conv2dShape *s, const float *w) {
     const int kk = s->k * s->k, cin = s->cin;
     float *wp = kcpu_scratch(S_WEIGHTS, (size_t)s->cout * kk * cin);
+#pragma omp parallel for schedule(static) if ((size_t)s->cout * kk * cin > 65536)
     for (int o = 0; o < s->cout; o++)
         for (int c = 0; c < cin; c++)
             for (int j = 0; j < kk; j++) wp[((size_t)o * kk + j) * cin + c] = w[((size_t)o * cin + c) * kk + j];
