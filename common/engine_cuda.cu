@@ -725,6 +725,8 @@ void make_ctx(EngineCuda *e, const LossSpec *ls, int n, StepCtx *c) {
     if (c->task == TASK_SUPERVISED) {
         int cnt = 0;
         for (int i = 0; i < n; i++) {
+            if (ls->labels[i] < -1 || ls->labels[i] >= e->D)
+                die(EXIT_RUNTIME, "internal: label %d of row %d outside [-1, %d)", ls->labels[i], i, e->D);
             e->labels_h[i] = ls->labels[i];
             if (ls->labels[i] >= 0 && ls->labels[i] < e->D) cnt++;
         }

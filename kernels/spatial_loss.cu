@@ -8,6 +8,7 @@
  *   D    = 1 / (1 + |p_a - p_b|)
  *   over the strict lower triangle (a > b):                           one pair-sum kernel + finalize
  *     SL_REL = (1 - pearson(R, D)) / 2      SL_ABS = mean |R - D|
+ *     (pearson := 0 with no gradient when R or D is constant over the pairs, like the CPU engine)
  *   G    = dL/dR (symmetric, alpha included; 0 where the clamp was active)
  *   dZ   = Z G                                                       one batched GEMM
  *   dX   = backward of the column standardisation                   one kernel
@@ -134,13 +135,18 @@ __global__ void pair_finalize_kernel(SpatialShape sh, const double *part, double
     if (sh.kind[l] == 0) {
         double rm = sr / P, dm = sd / P;
         double saa = srr - P * rm * rm, sbb = sdd - P * dm * dm, sab = srd - P * rm * dm;
-        double den = sqrt(saa * sbb);
-        double rho = sab / den;
-        loss[l] = (1.0 - rho) / 2.0;
-        /* dL/dr_p = -1/2 [ (d_p - dm) / den - rho (r_p - rm) / saa ] */
-        c1 = -0.5 * alpha / den;
-        c2 = 0.5 * alpha * rho / saa;
-        c0 = 0.5 * alpha * dm / den - 0.5 * alpha * rho * rm / saa;
+        if (saa > 1e-12 * srr && sbb > 1e-12 * sdd) {
+            double den = sqrt(saa * sbb);
+            double rho = sab / den;
+            loss[l] = (1.0 - rho) / 2.0;
+            /* dL/dr_p = -1/2 [ (d_p - dm) / den - rho (r_p - rm) / saa ] */
+            c1 = -0.5 * alpha / den;
+            c2 = 0.5 * alpha * rho / saa;
+            c0 = 0.5 * alpha * dm / den - 0.5 * alpha * rho * rm / saa;
+        } else {
+            /* R or D constant over the pairs: correlation taken as 0, no gradient (as the CPU engine) */
+            loss[l] = 0.5;
+        }
     } else {
         loss[l] = sabs / P;
         c3 = alpha / P;

@@ -565,13 +565,14 @@ static double sl_ref(const double *X, const float *coords, int n, int k, int kin
             sr += rr; sd += d; srr += rr * rr; sdd += d * d; srd += rr * d; sab += fabs(rr - d);
         }
     double loss, rm = sr / P, dm = sd / P, saa = srr - P * rm * rm, sbb = sdd - P * dm * dm, sxy = srd - P * rm * dm;
-    double rho = sxy / sqrt(saa * sbb);
+    int degenerate = !(saa > 1e-12 * srr && sbb > 1e-12 * sdd);
+    double rho = degenerate ? 0 : sxy / sqrt(saa * sbb);
     loss = kind == 0 ? (1 - rho) / 2 : sab / P;
     if (dX) {
         for (int a = 0; a < k; a++)
             for (int b = 0; b < a; b++) {
                 double raw = R[a * k + b], rr = fmin(fmax(raw, -1), 1), d = Dm[a * k + b], g;
-                if (raw < -1 || raw > 1) g = 0;
+                if (raw < -1 || raw > 1 || (kind == 0 && degenerate)) g = 0;
                 else if (kind == 0) g = -0.5 * ((d - dm) / sqrt(saa * sbb) - rho * (rr - rm) / saa);
                 else g = (rr > d ? 1 : rr < d ? -1 : 0) / P;
                 G[a * k + b] = G[b * k + a] = alpha * g;
