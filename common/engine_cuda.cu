@@ -149,6 +149,7 @@ struct EngineCuda {
 
     float *stage;
     size_t stage_floats;
+    double stem_t4, stem_t8; /* bf16 stem probe: fwd + wgrad ms with 4 / 8 input channels (0: not probed) */
     char desc[8192];
 };
 
@@ -382,6 +383,13 @@ void update_describe(EngineCuda *e) {
                      e->dev, prop.name, e->is_bf16 ? "bf16" : "fp32", rt / 1000, (rt % 1000) / 10, dnn / 10000,
                      (dnn % 10000) / 100, dnn % 100, blv, e->base.opt.deterministic ? "deterministic" : "fastest algorithms",
                      e->graphs_enabled ? "on" : "off", e->ws_bytes / 1048576.0);
+    if (o < (int)sizeof e->desc) {
+        if (e->stem_t4 > 0)
+            o += snprintf(e->desc + o, sizeof e->desc - (size_t)o, ", stem input %d channels (%.2f ms with 4, %.2f with 8)",
+                          e->cpad, e->stem_t4, e->stem_t8);
+        else
+            o += snprintf(e->desc + o, sizeof e->desc - (size_t)o, ", stem input %d channels", e->cpad);
+    }
     if (e->nplans > 0 && o < (int)sizeof e->desc) {
         const NPlan *p = &e->plans[0];
         o += snprintf(e->desc + o, sizeof e->desc - (size_t)o, ", algos (n=%d):", p->n);
@@ -860,8 +868,12 @@ void count_batch(EngineCuda *e) {
 void ec_forward(Engine *eb, const uint8_t *images, int n, int train) {
     EngineCuda *e = EC(eb);
     NPlan *p = get_plan(e, n);
-    upload_images(e, images, n);
-    enqueue_forward(e, p, e->img_u8, n, train);
+    const uint8_t *src = images;
+    if (!is_device_ptr(images)) { /* device images are read in place (no graph here) */
+        upload_images(e, images, n);
+        src = e->img_u8;
+    }
+    enqueue_forward(e, p, src, n, train);
     if (train) count_batch(e);
     sync(e);
 }
@@ -990,6 +1002,46 @@ size_t tensor_elems(int n, int h, int w, int c) { return (size_t)n * h * w * c; 
 
 } /* namespace */
 
+/* bf16: time the stem convolution (forward + filter gradient, batch max_rows) with the input padded
+ * to 4 and to 8 channels and keep the faster (cuDNN's NHWC kernels for the first layer differ) */
+int probe_stem_cpad(EngineCuda *e, double *t4, double *t8) {
+    const ConvBN *st = &e->m->plan.stem;
+    int N = e->N;
+    size_t nx = (size_t)N * st->hin * st->win * 8, ny = (size_t)N * st->hout * st->wout * st->cout;
+    size_t nw = (size_t)st->cout * st->k * st->k * 8;
+    void *x = dalloc(e, nx * e->tsize), *y = dalloc(e, ny * e->tsize), *w = dalloc(e, nw * e->tsize),
+         *dw = dalloc(e, nw * e->tsize);
+    cuk_fill_uniform(e->st, x, e->is_bf16, nx, 777, -1.f, 1.f);
+    cuk_fill_uniform(e->st, w, e->is_bf16, nw, 778, -0.1f, 0.1f);
+    sync(e);
+    double t[2];
+    for (int i = 0; i < 2; i++) {
+        ConvShape s;
+        s.n = N;
+        s.cin = i ? 8 : 4;
+        s.h = st->hin;
+        s.w = st->win;
+        s.cout = st->cout;
+        s.k = st->k;
+        s.stride = st->stride;
+        s.pad = st->pad;
+        s.hout = st->hout;
+        s.wout = st->wout;
+        s.is_bf16 = e->is_bf16;
+        s.need_dgrad = 0;
+        ConvPlan *p = conv_plan_create(e->dnn, &s, e->base.opt.deterministic, e->ws, e->ws_bytes, x, w, y, NULL, dw);
+        t[i] = conv_plan_time_ms(p);
+        conv_plan_free(p);
+    }
+    dfree(e, x, nx * e->tsize);
+    dfree(e, y, ny * e->tsize);
+    dfree(e, w, nw * e->tsize);
+    dfree(e, dw, nw * e->tsize);
+    *t4 = t[0];
+    *t8 = t[1];
+    return t[0] <= t[1] ? 4 : 8;
+}
+
 /* ---- creation ------------------------------------------------------------------------------------ */
 extern "C" Engine *engine_cuda_create(const Model *m, int device_index, const EngineOptions *opt) {
     EngineCuda *e = (EngineCuda *)xcalloc(1, sizeof *e);
@@ -1021,6 +1073,21 @@ extern "C" Engine *engine_cuda_create(const Model *m, int device_index, const En
     size_t blas_ws = (size_t)32 << 20;
     e->blas_ws = dalloc(e, blas_ws);
     CUBLAS_CHECK(cublasSetWorkspace(e->blas, e->blas_ws, blas_ws));
+    /* cuDNN workspace bound (shrunk to what the chosen algorithms need once they are known) */
+    long ws_mb = 256;
+    const char *wsenv = getenv("TDANN_CUDNN_WS_MB");
+    if (wsenv && *wsenv) ws_mb = strtol(wsenv, NULL, 10);
+    if (ws_mb < 0) ws_mb = 0;
+    e->ws_bytes = (size_t)ws_mb << 20;
+    e->ws = dalloc(e, e->ws_bytes);
+    /* input channels of the stem: 3 + zero padding */
+    const char *cp = getenv("TDANN_STEM_CPAD");
+    if (cp && *cp) {
+        e->cpad = atoi(cp);
+        if (e->cpad != 4 && e->cpad != 8) die(EXIT_USAGE, "TDANN_STEM_CPAD must be 4 or 8 (got '%s')", cp);
+    } else if (e->is_bf16) {
+        e->cpad = probe_stem_cpad(e, &e->stem_t4, &e->stem_t8);
+    }
 
     /* BN / convolution table, in model BN order */
     const NetPlan *np = &m->plan;
@@ -1149,14 +1216,8 @@ extern "C" Engine *engine_cuda_create(const Model *m, int device_index, const En
     e->labels_h = hpinned<int32_t>((size_t)N);
     e->loss_h = hpinned<double>(1 + N_LAYERS);
 
-    /* cuDNN workspace bound, then fill everything the algorithm search reads with random values
-     * (timing on zeros flatters), and plan for max_rows */
-    long ws_mb = 256;
-    const char *w = getenv("TDANN_CUDNN_WS_MB");
-    if (w && *w) ws_mb = strtol(w, NULL, 10);
-    if (ws_mb < 0) ws_mb = 0;
-    e->ws_bytes = (size_t)ws_mb << 20;
-    e->ws = dalloc(e, e->ws_bytes);
+    /* fill everything the algorithm search reads with random values (timing on zeros flatters),
+     * and plan for max_rows */
     uint64_t seed = 12345;
     cuk_fill_uniform(e->st, e->img, e->is_bf16, tensor_elems(N, st->hin, st->win, e->cpad), seed++, -1.f, 1.f);
     cuk_fill_uniform(e->st, e->x0, e->is_bf16, tensor_elems(N, st->hout, st->wout, st->cout), seed++, -1.f, 1.f);

@@ -15,6 +15,7 @@ struct ConvPlan {
     cudnnConvolutionBwdDataAlgo_t ad;
     cudnnConvolutionBwdFilterAlgo_t aw;
     size_t mf, md, mw;
+    double ms; /* measured time of the chosen algorithms, all directions */
 };
 
 static const char *math_name(cudnnMathType_t m) {
@@ -86,6 +87,7 @@ ConvPlan *conv_plan_create(cudnnHandle_t h, const ConvShape *s, int deterministi
     int i = pick(rf, nr, s, deterministic, ws_bytes, "forward");
     p->af = rf[i].algo;
     p->mf = rf[i].memory;
+    p->ms = rf[i].time;
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->cf, rf[i].mathType));
 
     if (s->need_dgrad) {
@@ -95,6 +97,7 @@ ConvPlan *conv_plan_create(cudnnHandle_t h, const ConvShape *s, int deterministi
         i = pick(rd, nr, s, deterministic, ws_bytes, "backward-data");
         p->ad = rd[i].algo;
         p->md = rd[i].memory;
+        p->ms += rd[i].time;
         CUDNN_CHECK(cudnnSetConvolutionMathType(p->cd, rd[i].mathType));
     }
 
@@ -104,6 +107,7 @@ ConvPlan *conv_plan_create(cudnnHandle_t h, const ConvShape *s, int deterministi
     i = pick(rw, nr, s, deterministic, ws_bytes, "backward-filter");
     p->aw = rw[i].algo;
     p->mw = rw[i].memory;
+    p->ms += rw[i].time;
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->cw, rw[i].mathType));
     return p;
 }
@@ -132,6 +136,8 @@ size_t conv_plan_ws_bytes(const ConvPlan *p) {
     if (p->mw > m) m = p->mw;
     return m;
 }
+
+double conv_plan_time_ms(const ConvPlan *p) { return p->ms; }
 
 void conv_forward(const ConvPlan *p, cudnnHandle_t h, const void *x, const void *w, void *y, void *ws, size_t ws_bytes) {
     const float one = 1.0f, zero = 0.0f;

@@ -32,6 +32,7 @@ const ConvShape *conv_plan_shape(const ConvPlan *p);
 /* "f1 d1 w1" (algorithm numbers; d- when there is no data gradient) */
 void conv_plan_describe(const ConvPlan *p, char *buf, size_t n);
 size_t conv_plan_ws_bytes(const ConvPlan *p); /* largest workspace of the chosen algorithms */
+double conv_plan_time_ms(const ConvPlan *p);  /* sum of the chosen algorithms' measured times */
 
 /* y = conv(x, w) (beta 0) */
 void conv_forward(const ConvPlan *p, cudnnHandle_t h, const void *x, const void *w, void *y, void *ws, size_t ws_bytes);

@@ -84,13 +84,22 @@ __global__ void add_kernel(float *y, const float *x, size_t n) {
         y[i] += x[i];
 }
 
-/* one thread per column; rows in order; coalesced across columns */
+/* block (32 columns, 8 row groups): each thread adds its rows in order (double), then the 8 groups
+ * are added in a fixed order: deterministic */
 __global__ void colsum_kernel(float *out, const float *x, int rows, int cols) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= cols) return;
+    __shared__ double sh[8][32];
+    int c = blockIdx.x * 32 + threadIdx.x;
     double s = 0.0;
-    for (int r = 0; r < rows; r++) s += (double)x[(size_t)r * cols + c];
-    out[c] = (float)s;
+    if (c < cols)
+#pragma unroll 4
+        for (int r = threadIdx.y; r < rows; r += 8) s += (double)x[(size_t)r * cols + c];
+    sh[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        double t = 0.0;
+        for (int k = 0; k < 8; k++) t += sh[k][threadIdx.x];
+        out[c] = (float)t;
+    }
 }
 
 template <typename T> __global__ void fill_uniform_kernel(T *x, size_t n, uint64_t seed, float lo, float hi) {
@@ -163,7 +172,7 @@ void cuk_add_f32(cudaStream_t s, float *y, const float *x, size_t n) {
 }
 
 void cuk_colsum(cudaStream_t s, float *out, const float *x, int rows, int cols) {
-    colsum_kernel<<<(cols + 127) / 128, 128, 0, s>>>(out, x, rows, cols);
+    colsum_kernel<<<(cols + 31) / 32, dim3(32, 8), 0, s>>>(out, x, rows, cols);
     KERNEL_CHECK();
 }
 

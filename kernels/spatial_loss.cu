@@ -45,6 +45,7 @@ __global__ void gather_std_kernel(SpatialShape sh, const int32_t *units, float *
     /* pass 1: gather, sum */
     float s = 0.f;
     if (j < kmax)
+#pragma unroll 4
         for (int i = rg; i < n; i += RGROUPS) {
             float x = live ? to_f(act[(size_t)i * units_per_row + off]) : 0.f;
             Zl[(size_t)i * kmax + j] = x;
@@ -59,6 +60,7 @@ __global__ void gather_std_kernel(SpatialShape sh, const int32_t *units, float *
     /* pass 2: centred sum of squares */
     float s2 = 0.f;
     if (j < kmax)
+#pragma unroll 4
         for (int i = rg; i < n; i += RGROUPS) {
             float x = Zl[(size_t)i * kmax + j] - mean;
             s2 = fmaf(x, x, s2);
@@ -191,6 +193,7 @@ __global__ void column_bwd_kernel(SpatialShape sh, const float *Z, const float *
     if (j < kmax) { inv = dinv[((size_t)l * kmax + j) * 2]; zv = dinv[((size_t)l * kmax + j) * 2 + 1]; }
     float t = 0.f;
     if (j < kmax)
+#pragma unroll 4
         for (int i = rg; i < n; i += RGROUPS) t = fmaf(Zl[(size_t)i * kmax + j], dl[(size_t)i * kmax + j], t);
     red[rg][tx] = t;
     __syncthreads();
