@@ -666,7 +666,8 @@ void ensure_spatial(EngineCuda *e, int kmax) {
     e->coords_d = (float *)dalloc(e, sizeof(float) * (size_t)nl * kmax * 2);
     e->units_h = hpinned<int32_t>((size_t)nl * kmax);
     e->coords_h = hpinned<float>((size_t)nl * kmax * 2);
-    e->have_graph = 0; /* buffers moved */
+    if (e->have_graph) CUDA_CHECK(cudaGraphExecDestroy(e->gexec)); /* buffers moved */
+    e->have_graph = 0;
     e->have_warm = 0;
 }
 

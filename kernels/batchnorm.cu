@@ -331,7 +331,7 @@ __device__ void sum_parts(const float *parts, int nparts, int ns, int C, int c, 
     }
 }
 
-__global__ void bn_fwd_finalize_kernel(const float *parts, int nparts, int C, double Mtot, float eps, float mom,
+__global__ void __launch_bounds__(1024) bn_fwd_finalize_kernel(const float *parts, int nparts, int C, double Mtot, float eps, float mom,
                                        const float *gamma, const float *beta, float *rm, float *rv, float *mean,
                                        float *invstd, float *scale, float *shift, float *sums_out) {
     int c = blockIdx.x * 32 + threadIdx.x;
@@ -366,7 +366,7 @@ __global__ void bn_eval_coef_kernel(int C, float eps, const float *gamma, const 
     shift[c] = (float)((double)beta[c] - (double)rm[c] * sc);
 }
 
-__global__ void bn_bwd_finalize_kernel(const float *parts, int nparts, int ns, int C, double Mtot, const float *gamma,
+__global__ void __launch_bounds__(1024) bn_bwd_finalize_kernel(const float *parts, int nparts, int ns, int C, double Mtot, const float *gamma,
                                        const float *mean, const float *invstd, const float *gamma_d,
                                        const float *mean_d, const float *invstd_d, float *dgamma, float *dbeta,
                                        float *dgamma_d, float *dbeta_d, float *coef, float *coef_d, float *sums_out) {

@@ -807,7 +807,7 @@ static void conv_case(Rng *r, cudnnHandle_t h, int bf, int det, int n, int cin, 
                         }
                     ry[yo] = acc;
                 }
-    double tol = bf ? 1e-2 : 1e-5;
+    double tol = bf ? 1e-2 : 1e-3; /* fp32: cuDNN may pick FFT / Winograd algorithms (errors ~1e-5..1e-4) */
     snprintf(what, sizeof what, "conv %dx%d/%d %d->%d %s fwd [%s]", k, k, stride, cin, cout, pname(bf), alg);
     gt_check(what, y, ry, ny, bf, tol);
     if (need_dgrad) {
