@@ -90,8 +90,10 @@ static void jerr_emit(j_common_ptr c, int level) {
 
 static void jerr_output(j_common_ptr c) { (void)c; }
 
-/* Decodes a JPEG at scale k/8 (k = 8: full size); header-only when probe != NULL. */
-static Image *jpeg_decode(const uint8_t *data, size_t len, int k, int *probe_wh, char *err, size_t errlen) {
+/* Decodes a JPEG at scale k/8 (k = 8: full size); header-only when probe != NULL. region (scaled
+ * coordinates x0, y0, x1, y1) limits the decode when non-NULL; org receives the result's origin. */
+static Image *jpeg_decode(const uint8_t *data, size_t len, int k, int *probe_wh, const int *region, int *org,
+                          char *err, size_t errlen) {
     struct jpeg_decompress_struct ci;
     JErr je;
     memset(&je, 0, sizeof je);
@@ -129,7 +131,27 @@ static Image *jpeg_decode(const uint8_t *data, size_t len, int k, int *probe_wh,
     ci.dct_method = JDCT_ISLOW;
     ci.do_fancy_upsampling = TRUE;
     jpeg_start_decompress(&ci);
-    int w = (int)ci.output_width, h = (int)ci.output_height;
+    int w = (int)ci.output_width, h = (int)ci.output_height, y0 = 0, y1 = h;
+    if (org) org[0] = org[1] = 0;
+    if (region) {
+        const int M = 16; /* margin: chroma upsampling context at the cut edges stays outside */
+        int x0 = region[0] - M, x1 = region[2] + M;
+        y0 = region[1] - M;
+        y1 = region[3] + M;
+        if (x0 < 0) x0 = 0;
+        if (y0 < 0) y0 = 0;
+        if (x1 > w) x1 = w;
+        if (y1 > h) y1 = h;
+        if (x1 <= x0 || y1 <= y0) { x0 = 0; x1 = w; y0 = 0; y1 = h; }
+        if (x0 > 0 || x1 < w) {
+            JDIMENSION xo = (JDIMENSION)x0, cw = (JDIMENSION)(x1 - x0);
+            jpeg_crop_scanline(&ci, &xo, &cw); /* widens to iMCU boundaries */
+            x0 = (int)xo;
+            w = (int)ci.output_width;
+        }
+        if (org) { org[0] = x0; org[1] = y0; }
+    }
+    h = y1 - y0;
     im = image_new(w, h);
     if (!im) {
         seterr(err, errlen, "out of memory");
@@ -138,8 +160,9 @@ static Image *jpeg_decode(const uint8_t *data, size_t len, int k, int *probe_wh,
     }
     if (cmyk) row4 = malloc((size_t)w * 4);
     if (cmyk && !row4) { jerr_exit((j_common_ptr)&ci); }
-    while (ci.output_scanline < ci.output_height) {
-        int y = (int)ci.output_scanline;
+    if (y0 > 0) jpeg_skip_scanlines(&ci, (JDIMENSION)y0);
+    while ((int)ci.output_scanline < y1) {
+        int y = (int)ci.output_scanline - y0;
         if (!cmyk) {
             JSAMPROW r = im->px + (size_t)y * w * 3;
             jpeg_read_scanlines(&ci, &r, 1);
@@ -168,7 +191,8 @@ static Image *jpeg_decode(const uint8_t *data, size_t len, int k, int *probe_wh,
         free(row4);
         return NULL;
     }
-    jpeg_finish_decompress(&ci);
+    if (y1 < (int)ci.output_height) jpeg_abort_decompress(&ci); /* rows below the region: not decoded */
+    else jpeg_finish_decompress(&ci);
     jpeg_destroy_decompress(&ci);
     free(row4);
     if (je.truncated) {
@@ -276,7 +300,7 @@ int image_save_png(const char *path, const Image *im, char *err, size_t errlen) 
 int image_probe(const uint8_t *data, size_t len, int *w, int *h, char *err, size_t errlen) {
     int wh[2] = {0, 0};
     char e[256] = "";
-    if (is_jpeg(data, len)) jpeg_decode(data, len, 8, wh, e, sizeof e);
+    if (is_jpeg(data, len)) jpeg_decode(data, len, 8, wh, NULL, NULL, e, sizeof e);
     else if (is_png(data, len)) png_decode(data, len, wh, e, sizeof e);
     else { seterr(err, errlen, "not a JPEG or PNG file"); return -1; }
     if (wh[0] <= 0 || wh[1] <= 0) { seterr(err, errlen, "%s", e[0] ? e : "bad image header"); return -1; }
@@ -285,24 +309,43 @@ int image_probe(const uint8_t *data, size_t len, int *w, int *h, char *err, size
     return 0;
 }
 
-Image *image_decode_scaled(const uint8_t *data, size_t len, double min_scale, double *scale_out,
-                           char *err, size_t errlen) {
+static int pick_k(double min_scale) {
+    int k = 8;
+    if (min_scale <= 0.5) {
+        k = (int)ceil(min_scale * 8.0 - 1e-9);
+        if (k < 1) k = 1;
+        if (k > 8) k = 8;
+    }
+    return k;
+}
+
+Image *image_decode_region(const uint8_t *data, size_t len, double min_scale, int rx0, int ry0, int rx1, int ry1,
+                           double *scale_out, int *ox, int *oy, char *err, size_t errlen) {
     if (scale_out) *scale_out = 1.0;
+    if (ox) *ox = 0;
+    if (oy) *oy = 0;
     if (!data || len == 0) { seterr(err, errlen, "empty file"); return NULL; }
     if (is_jpeg(data, len)) {
-        int k = 8;
-        if (min_scale <= 0.5) {
-            k = (int)ceil(min_scale * 8.0 - 1e-9);
-            if (k < 1) k = 1;
-            if (k > 8) k = 8;
+        int k = pick_k(min_scale), org[2] = {0, 0};
+        int region[4] = {(int)floor(rx0 * k / 8.0), (int)floor(ry0 * k / 8.0), (int)ceil(rx1 * k / 8.0),
+                         (int)ceil(ry1 * k / 8.0)};
+        int whole = rx0 <= 0 && ry0 <= 0 && rx1 == INT32_MAX && ry1 == INT32_MAX;
+        Image *im = jpeg_decode(data, len, k, NULL, whole ? NULL : region, org, err, errlen);
+        if (im) {
+            if (scale_out) *scale_out = k / 8.0;
+            if (ox) *ox = org[0];
+            if (oy) *oy = org[1];
         }
-        Image *im = jpeg_decode(data, len, k, NULL, err, errlen);
-        if (im && scale_out) *scale_out = k / 8.0;
         return im;
     }
     if (is_png(data, len)) return png_decode(data, len, NULL, err, errlen);
     seterr(err, errlen, "not a JPEG or PNG file");
     return NULL;
+}
+
+Image *image_decode_scaled(const uint8_t *data, size_t len, double min_scale, double *scale_out,
+                           char *err, size_t errlen) {
+    return image_decode_region(data, len, min_scale, 0, 0, INT32_MAX, INT32_MAX, scale_out, NULL, NULL, err, errlen);
 }
 
 Image *image_decode(const uint8_t *data, size_t len, char *err, size_t errlen) {
@@ -329,7 +372,7 @@ static double bilinear_filter(double x) {
 
 /* Pillow's precompute_coeffs + normalize_coeffs_8bpc: for each output index, the first input index
  * (bounds[2i]), the tap count (bounds[2i+1]) and ksize fixed-point weights. Returns ksize or 0. */
-static int precompute_coeffs(int in_size, float in0, float in1, int out_size, int **boundsp, int32_t **kkp) {
+int image_bilinear_coeffs(int in_size, float in0, float in1, int out_size, int **boundsp, int32_t **kkp) {
     double scale, filterscale, support;
     filterscale = scale = (double)(in1 - in0) / out_size;
     if (filterscale < 1.0) filterscale = 1.0;
@@ -424,8 +467,8 @@ int image_resample(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int
     int32_t *kh = NULL, *kv = NULL, *acc = NULL;
     uint8_t *tmp = NULL;
     int ret = -1;
-    int ksh = precompute_coeffs(sw, box[0], box[2], dw, &bh, &kh);
-    int ksv = precompute_coeffs(sh, box[1], box[3], dh, &bv, &kv);
+    int ksh = image_bilinear_coeffs(sw, box[0], box[2], dw, &bh, &kh);
+    int ksv = image_bilinear_coeffs(sh, box[1], box[3], dh, &bv, &kv);
     if (!ksh || !ksv) goto done;
     int yfirst = bv[0], ylast = bv[dh * 2 - 2] + bv[dh * 2 - 1];
     const uint8_t *vin = src;

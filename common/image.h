@@ -56,6 +56,15 @@ Image *image_decode(const uint8_t *data, size_t len, char *err, size_t errlen);
 Image *image_decode_scaled(const uint8_t *data, size_t len, double min_scale, double *scale_out,
                            char *err, size_t errlen);
 
+/* Decodes only what covers the region [rx0, rx1) x [ry0, ry1) of the full-size image (source pixel
+ * coordinates), at the scale image_decode_scaled would pick. JPEG: libjpeg-turbo's
+ * jpeg_crop_scanline / jpeg_skip_scanlines, with a 16-pixel margin around the region so chroma
+ * upsampling at the cut edges never reaches it: inside the region the pixels equal a full decode's
+ * (tests/unit/test_image.c checks this); rows below the region are not decoded at all. PNG: the
+ * whole image. *ox, *oy receive the scaled-source coordinate of the result's top-left pixel. */
+Image *image_decode_region(const uint8_t *data, size_t len, double min_scale, int rx0, int ry0, int rx1, int ry1,
+                           double *scale_out, int *ox, int *oy, char *err, size_t errlen);
+
 /* image_read_file + image_decode. */
 Image *image_load(const char *path, char *err, size_t errlen);
 
@@ -69,6 +78,12 @@ int image_save_png(const char *path, const Image *im, char *err, size_t errlen);
  * internally; returns 0, or -1 when out of memory. Thread-safe. */
 int image_resample(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh,
                    size_t src_stride, const float box[4]);
+
+/* Pillow's resampling coefficients for one axis (precompute_coeffs + normalize_coeffs_8bpc), for
+ * vectorised resamplers elsewhere: output i reads inputs bounds[2i] .. bounds[2i] + bounds[2i+1] - 1
+ * with weights kk[i * ksize + k] (22-bit fixed point; accumulate from 1 << 21, then clip to
+ * [0, 2^30) and shift right by 22). Returns ksize, or 0 when out of memory; free() both arrays. */
+int image_bilinear_coeffs(int in_size, float in0, float in1, int out_size, int **bounds, int32_t **kk);
 
 /* torchvision Resize(S) (shorter side to S, longer side int(S * long / short)) followed by
  * CenterCrop(S) (offsets int(round((len - S) / 2)), Python's round-half-even), on RGB.

@@ -65,23 +65,37 @@ void augment_crop_box(int *x0, int *y0, int *cw, int *ch, const AugmentConfig *c
 /* Smallest decode scale a view allows: the crop must still cover S x S pixels after scaling. */
 double augment_min_scale(const AugmentParams *p, int S);
 
-/* Makes the view dst [S][S][3] from src [sh][sw][3] (row stride src_stride bytes), which is the
- * source image decoded at src_scale of its size (1 = full; the crop box is scaled by it).
- * scratch: augment_scratch_bytes(S) bytes (per thread). Returns 0, or -1 when out of memory. */
-size_t augment_scratch_bytes(int S);
-int augment_apply(uint8_t *dst, int S, const uint8_t *src, int sw, int sh, size_t src_stride, double src_scale,
-                  const AugmentParams *p, uint8_t *scratch);
+/* The decoded source a view is cut from: the image at `scale` of its full size (JPEG DCT scaling),
+ * possibly only a region of it: px[0] is the pixel at scaled-source coordinate (ox, oy). */
+typedef struct {
+    const uint8_t *px; /* [h][stride bytes], RGB */
+    int w, h;
+    size_t stride;
+    double scale;
+    int ox, oy;
+} AugmentSource;
 
-/* The single steps, in place on an RGB image of n pixels (w x h for the blur); exposed for tests
- * and for the GPU port. */
+/* Per-thread working memory for augment_apply (grows as needed). */
+typedef struct AugmentScratch AugmentScratch;
+AugmentScratch *augment_scratch_new(void);
+void augment_scratch_free(AugmentScratch *s);
+
+/* Makes the view dst [S][S][3]. At scale 1 the result is torchvision's for the same parameters;
+ * at a smaller scale the crop box is scaled (fractional boxes are exact in the resampler) and the
+ * view differs from torchvision's by what the reduced decode loses. Returns 0, or -1 when out of
+ * memory or when the source region does not contain the crop box. Internally planar (one plane
+ * per channel) so every step vectorises; results are identical to the interleaved definitions. */
+int augment_apply(uint8_t *dst, int S, const AugmentSource *src, const AugmentParams *p, AugmentScratch *scratch);
+
+/* The single steps, in place on an interleaved RGB image of n pixels (w x h for the blur); for tests
+ * and for a GPU port (augment_apply runs the same arithmetic on planes). */
 void augment_brightness(uint8_t *im, size_t n, float factor);
 void augment_contrast(uint8_t *im, size_t n, float factor);
 void augment_saturation(uint8_t *im, size_t n, float factor);
 void augment_hue(uint8_t *im, size_t n, float shift);
 void augment_grayscale(uint8_t *im, size_t n);
 void augment_flip(uint8_t *im, int w, int h);
-/* tmp: 2 * w * h * 3 bytes. */
-void augment_gaussian_blur(uint8_t *im, int w, int h, float radius, uint8_t *tmp);
+void augment_gaussian_blur(uint8_t *im, int w, int h, float radius);
 
 /* ImageNet normalisation of uint8 NHWC views to float NCHW:
  * out[i][c][y][x] = (in[i][y][x][c] / 255 - mean[c]) / std[c]. */

@@ -1,15 +1,21 @@
 /* augment_cpu.c: SimCLR view augmentation on the CPU, Pillow 9.4 / torchvision 0.14 arithmetic
  * reproduced step by step (see augment.h for the pipeline and its conventions).
  *
- * Pixel buffers are RGB uint8 [h][w][3]. Every step is in place on the S x S view. Floating-point
- * expressions mirror Pillow's C source types (float vs double) and must not be fused into FMAs,
- * hence fp-contract=off for this file.
+ * Layout: a view is worked on as three planes (R, G, B), each [S][S] uint8, so that every loop runs
+ * over contiguous bytes and vectorises; the interleaved [S][S][3] result is written at the end.
+ * The resampler transposes its input so that both of Pillow's passes (horizontal first, then
+ * vertical, uint8 in between) become loops over contiguous rows; the blur does the same.
+ * Floating-point expressions mirror Pillow's C source types (float vs double) and must not be fused
+ * into FMAs, hence fp-contract=off for this file; no-trapping-math (results unchanged: only FP
+ * exception flags are ignored) lets conditional float code vectorise. Per-pixel loops are branch-free.
  */
-#pragma GCC optimize("fp-contract=off")
+#pragma GCC optimize("fp-contract=off", "no-trapping-math")
 
 #include "augment.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,112 +109,228 @@ double augment_min_scale(const AugmentParams *p, int S) {
     return a > b ? a : b;
 }
 
-/* ---- colour steps (Pillow ImageEnhance = Image.blend in C float, truncated to uint8) ---------- */
-static inline uint8_t blend8(int in1, int in2, float alpha) {
-    float t = (float)in1 + alpha * (float)(in2 - in1);
-    if (t <= 0.0f) return 0;
-    if (t >= 255.0f) return 255;
-    return (uint8_t)t;
+/* ---- scratch memory ------------------------------------------------------------------------------ */
+enum { BUF_D, BUF_T, BUF_H, BUF_HR, BUF_P, BUF_B1, BUF_B2, BUF_ACC, NBUF };
+struct AugmentScratch { void *buf[NBUF]; size_t cap[NBUF]; };
+
+AugmentScratch *augment_scratch_new(void) { return calloc(1, sizeof(AugmentScratch)); }
+
+void augment_scratch_free(AugmentScratch *s) {
+    if (!s) return;
+    for (int i = 0; i < NBUF; i++) free(s->buf[i]);
+    free(s);
 }
 
-static inline int luma(const uint8_t *p) { return (p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16; }
-
-void augment_brightness(uint8_t *im, size_t n, float f) {
-    uint8_t lut[256];
-    for (int v = 0; v < 256; v++) lut[v] = blend8(0, v, f);
-    for (size_t i = 0; i < n * 3; i++) im[i] = lut[im[i]];
+static void *scr(AugmentScratch *s, int which, size_t bytes) {
+    if (s->cap[which] < bytes) {
+        free(s->buf[which]);
+        s->buf[which] = malloc(bytes + 64);
+        s->cap[which] = s->buf[which] ? bytes : 0;
+    }
+    return s->buf[which];
 }
 
-void augment_contrast(uint8_t *im, size_t n, float f) {
-    uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += (uint64_t)luma(im + 3 * i);
-    int mean = (int)((double)sum / (double)n + 0.5);
-    uint8_t lut[256];
-    for (int v = 0; v < 256; v++) lut[v] = blend8(mean, v, f);
-    for (size_t i = 0; i < n * 3; i++) im[i] = lut[im[i]];
+/* ---- plane helpers ------------------------------------------------------------------------------- */
+#ifdef __SSE2__
+#include <emmintrin.h>
+/* 16 x 16 byte block: four rounds of "interleave row i with row i + 8" are a transpose. */
+static inline void transpose16(uint8_t *dst, size_t ds, const uint8_t *src, size_t ss) {
+    __m128i a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i *)(src + i * ss));
+    for (int r = 0; r < 4; r++) {
+        for (int i = 0; i < 8; i++) {
+            b[2 * i] = _mm_unpacklo_epi8(a[i], a[i + 8]);
+            b[2 * i + 1] = _mm_unpackhi_epi8(a[i], a[i + 8]);
+        }
+        memcpy(a, b, sizeof a);
+    }
+    for (int i = 0; i < 16; i++) _mm_storeu_si128((__m128i *)(dst + i * ds), a[i]);
+}
+#endif
+
+/* dst [w][h] = transpose of src [h][w] (bytes). */
+static void transpose8(uint8_t *restrict dst, const uint8_t *restrict src, int w, int h) {
+    int y0 = 0, x0 = 0;
+#ifdef __SSE2__
+    for (y0 = 0; y0 + 16 <= h; y0 += 16)
+        for (x0 = 0; x0 + 16 <= w; x0 += 16)
+            transpose16(dst + (size_t)x0 * h + y0, (size_t)h, src + (size_t)y0 * w + x0, (size_t)w);
+    /* edges: rows y0.. (all columns) and columns x0.. of the blocked rows */
+    for (int y = 0; y < y0; y++)
+        for (int x = x0; x < w; x++) dst[(size_t)x * h + y] = src[(size_t)y * w + x];
+#endif
+    for (int y = y0; y < h; y++)
+        for (int x = 0; x < w; x++) dst[(size_t)x * h + y] = src[(size_t)y * w + x];
 }
 
-void augment_saturation(uint8_t *im, size_t n, float f) {
+static void deinterleave(uint8_t *restrict r, uint8_t *restrict g, uint8_t *restrict b, const uint8_t *restrict im,
+                         size_t n) {
     for (size_t i = 0; i < n; i++) {
-        uint8_t *p = im + 3 * i;
-        int g = luma(p);
-        float gf = (float)g;
-        for (int c = 0; c < 3; c++) {
-            float t = gf + f * (float)(p[c] - g);
-            p[c] = t <= 0.0f ? 0 : t >= 255.0f ? 255 : (uint8_t)t;
+        r[i] = im[3 * i];
+        g[i] = im[3 * i + 1];
+        b[i] = im[3 * i + 2];
+    }
+}
+
+static void interleave(uint8_t *restrict im, const uint8_t *restrict r, const uint8_t *restrict g,
+                       const uint8_t *restrict b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        im[3 * i] = r[i];
+        im[3 * i + 1] = g[i];
+        im[3 * i + 2] = b[i];
+    }
+}
+
+static inline int luma(int r, int g, int b) { return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16; }
+
+/* float -> uint8 as Pillow's blend: <= 0 -> 0, >= 255 -> 255, else truncation (branch-free form) */
+static inline uint8_t trunc8(float t) {
+    t = t < 0.0f ? 0.0f : t;
+    t = t > 255.0f ? 255.0f : t;
+    return (uint8_t)(int)t;
+}
+
+/* ---- colour steps on planes (Pillow ImageEnhance = Image.blend in C float) ------------------------ */
+/* brightness: blend(black, im, f) = 0 + f * v */
+static void p_brightness(uint8_t *restrict pl, size_t n, float f) {
+    for (size_t i = 0; i < n; i++) pl[i] = trunc8(f * (float)pl[i]);
+}
+
+static int p_mean_luma(const uint8_t *restrict r, const uint8_t *restrict g, const uint8_t *restrict b, size_t n) {
+    uint64_t sum = 0;
+    for (size_t i0 = 0; i0 < n; i0 += 65536) { /* int32 partial sums cannot overflow */
+        size_t i1 = i0 + 65536 < n ? i0 + 65536 : n;
+        uint32_t part = 0;
+        for (size_t i = i0; i < i1; i++) part += (uint32_t)luma(r[i], g[i], b[i]);
+        sum += part;
+    }
+    return (int)((double)sum / (double)n + 0.5); /* ImageStat mean of convert("L"), int(m + 0.5) */
+}
+
+/* contrast: blend(mean grey, im, f) */
+static void p_contrast_apply(uint8_t *restrict pl, size_t n, int mean, float f) {
+    float m = (float)mean;
+    for (size_t i = 0; i < n; i++) pl[i] = trunc8(m + f * (float)((int)pl[i] - mean));
+}
+
+/* saturation: blend(convert("L"), im, f) per pixel */
+static void p_saturation(uint8_t *restrict r, uint8_t *restrict g, uint8_t *restrict b, size_t n, float f) {
+    for (size_t i = 0; i < n; i++) {
+        int L = luma(r[i], g[i], b[i]);
+        float lf = (float)L;
+        r[i] = trunc8(lf + f * (float)((int)r[i] - L));
+        g[i] = trunc8(lf + f * (float)((int)g[i] - L));
+        b[i] = trunc8(lf + f * (float)((int)b[i] - L));
+    }
+}
+
+static void p_grayscale(uint8_t *restrict r, uint8_t *restrict g, uint8_t *restrict b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t L = (uint8_t)luma(r[i], g[i], b[i]);
+        r[i] = g[i] = b[i] = L;
+    }
+}
+
+/* round() (half away from zero) for 0 <= x < 2^31, exactly: x - (int)x is exact */
+static inline int round_pos(double x) {
+    int ti = (int)x;
+    return ti + (x - (double)ti >= 0.5);
+}
+
+#define SEL8(m, a, b) ((uint8_t)(((m) & (a)) | (~(m) & (b))))
+
+/* hue: Pillow rgb2hsv_row, numpy's uint8 addition, Pillow hsv2rgb (Convert.c), types as there:
+ *   cr = float(max - min); s = cr / max; rc, gc, bc = float(max - c) / cr;
+ *   h = bc - gc (float) | 2.0 + rc - bc | 4.0 + gc - rc (double, stored as float);
+ *   h = fmod(h / 6.0 + 1.0, 1.0); H = int(h * 255.0); S = int(s * 255.0); V = max
+ *   H += shift (mod 256); if S == 0: grey V; else i = floor(H * 6.0 / 255.0),
+ *   f = H * 6.0 / 255.0 - i, fs = S / 255.0 (floats), p = round(V (1 - fs)),
+ *   q = round(V (1 - fs f)), t = round(V (1 - fs (1 - f))), picked by i % 6.
+ * Grey pixels (max == min) have S = 0 and stay grey. Three branch-free loops over blocks of
+ * pixels (to HSV; p, q, t and the sector; the pick) so that each one vectorises. Casts Pillow makes
+ * through float are dropped where they are exact (small integers). fmod(x, 1) for x in [5/6, 11/6]
+ * is x - 1 when x >= 1 (exact). */
+/* f = float(uh * 6.0 / 255.0 - i) and fs = float(us / 255.0), tabulated (exactly Pillow's values) */
+static float hue_f[256], hue_fs[256];
+static pthread_once_t hue_once = PTHREAD_ONCE_INIT;
+static void hue_tables(void) {
+    for (int u = 0; u < 256; u++) {
+        double hx = (double)u * 6.0 / 255.0;
+        hue_f[u] = (float)(hx - floor(hx));
+        hue_fs[u] = (float)((double)u / 255.0);
+    }
+}
+
+static void p_hue(uint8_t *restrict R, uint8_t *restrict G, uint8_t *restrict B, size_t n, uint8_t shift) {
+    pthread_once(&hue_once, hue_tables);
+    enum { BLK = 512 };
+    uint8_t Hb[BLK], Sb[BLK], Vb[BLK], Pb[BLK], Qb[BLK], Tb[BLK], Ib[BLK];
+    for (size_t k0 = 0; k0 < n; k0 += BLK) {
+        size_t m = n - k0 < BLK ? n - k0 : BLK;
+        const uint8_t *restrict r_ = R + k0, *restrict g_ = G + k0, *restrict b_ = B + k0;
+        for (size_t k = 0; k < m; k++) {
+            int r = r_[k], g = g_[k], b = b_[k];
+            int maxc = r > g ? r : g;
+            maxc = maxc > b ? maxc : b;
+            int minc = r < g ? r : g;
+            minc = minc < b ? minc : b;
+            int grey = maxc == minc;
+            float cr = (float)(grey ? 1 : maxc - minc);
+            float s = cr / (float)(maxc ? maxc : 1);
+            /* Pillow: r max: h = bc - gc; g max: 2 + rc - bc; else 4 + gc - rc, rc = (max - r) / cr
+             * etc. (float quotients). One of rc, gc, bc is 0; the other two are A and B below, and
+             * h = off + A - B in double rounded to float (A - B is exact in double, so for r max
+             * this equals Pillow's float subtraction). */
+            int rmax = r == maxc, gmax = !rmax && g == maxc;
+            int n1 = rmax ? maxc - b : gmax ? maxc - r : maxc - g;
+            int n2 = rmax ? maxc - g : gmax ? maxc - b : maxc - r;
+            double off = rmax ? 0.0 : gmax ? 2.0 : 4.0;
+            float A = (float)n1 / cr, B = (float)n2 / cr;
+            float h = (float)(off + (double)A - (double)B);
+            double x = (double)h / 6.0 + 1.0;
+            float hf = (float)(x >= 1.0 ? x - 1.0 : x);
+            int uh = (int)((double)hf * 255.0);
+            int us = (int)((double)s * 255.0);
+            Hb[k] = (uint8_t)(uh + shift);
+            Sb[k] = (uint8_t)(grey ? 0 : us);
+            Vb[k] = (uint8_t)maxc;
+        }
+        for (size_t k = 0; k < m; k++) {
+            int uh = Hb[k], us = Sb[k];
+            int i = (uh * 6) / 255; /* = floor(uh * 6.0 / 255.0): non-integer quotients are >= 1/255 off */
+            float f = hue_f[uh];
+            float fs = hue_fs[us];
+            double vd = (double)Vb[k];
+            Pb[k] = (uint8_t)round_pos(vd * (1.0 - (double)fs));
+            Qb[k] = (uint8_t)round_pos(vd * (1.0 - (double)(fs * f)));
+            Tb[k] = (uint8_t)round_pos(vd * (1.0 - (double)fs * (1.0 - (double)f)));
+            Ib[k] = (uint8_t)(us == 0 ? 7 : i == 6 ? 0 : i); /* 7: grey */
+        }
+        uint8_t *restrict ro_ = R + k0, *restrict go_ = G + k0, *restrict bo_ = B + k0;
+        for (size_t k = 0; k < m; k++) {
+            uint8_t v = Vb[k], p = Pb[k], q = Qb[k], t = Tb[k], sel = Ib[k];
+            uint8_t m0 = (uint8_t)-(sel == 0), m1 = (uint8_t)-(sel == 1), m2 = (uint8_t)-(sel == 2);
+            uint8_t m3 = (uint8_t)-(sel == 3), m4 = (uint8_t)-(sel == 4), m5 = (uint8_t)-(sel == 5);
+            uint8_t m7 = (uint8_t)-(sel == 7);
+            ro_[k] = SEL8(m0 | m5 | m7, v, SEL8(m1, q, SEL8(m2 | m3, p, t)));
+            go_[k] = SEL8(m1 | m2 | m7, v, SEL8(m0, t, SEL8(m3, q, p)));
+            bo_[k] = SEL8(m3 | m4 | m7, v, SEL8(m0 | m1, p, SEL8(m2, t, q)));
         }
     }
 }
 
-void augment_grayscale(uint8_t *im, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint8_t *p = im + 3 * i;
-        uint8_t g = (uint8_t)luma(p);
-        p[0] = p[1] = p[2] = g;
-    }
-}
-
-static inline uint8_t clip8i(int v) { return (uint8_t)(v <= 0 ? 0 : v < 256 ? v : 255); }
-
-/* Pillow rgb2hsv_row / hsv2rgb (Convert.c), types as there. */
-static inline void hue_pixel(uint8_t *px, uint8_t shift) {
-    uint8_t r = px[0], g = px[1], b = px[2];
-    uint8_t maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
-    uint8_t minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
-    uint8_t uh, us, uv = maxc;
-    if (minc == maxc) {
-        uh = 0;
-        us = 0;
-    } else {
-        float cr = (float)(maxc - minc);
-        float s = cr / (float)maxc;
-        float rc = ((float)(maxc - r)) / cr;
-        float gc = ((float)(maxc - g)) / cr;
-        float bc = ((float)(maxc - b)) / cr;
-        float h;
-        if (r == maxc) h = bc - gc;
-        else if (g == maxc) h = 2.0 + rc - bc;
-        else h = 4.0 + gc - rc;
-        h = fmod((h / 6.0 + 1.0), 1.0);
-        uh = clip8i((int)(h * 255.0));
-        us = clip8i((int)(s * 255.0));
-    }
-    uh = (uint8_t)(uh + shift);
-    if (us == 0) {
-        px[0] = px[1] = px[2] = uv;
-        return;
-    }
-    int i = (int)floor((float)uh * 6.0 / 255.0);
-    float f = (float)uh * 6.0 / 255.0 - (float)i;
-    float fs = ((float)us) / 255.0;
-    uint8_t up = clip8i((int)round((float)uv * (1.0 - fs)));
-    uint8_t uq = clip8i((int)round((float)uv * (1.0 - fs * f)));
-    uint8_t ut = clip8i((int)round((float)uv * (1.0 - fs * (1.0 - f))));
-    switch (i % 6) {
-    case 0: px[0] = uv; px[1] = ut; px[2] = up; break;
-    case 1: px[0] = uq; px[1] = uv; px[2] = up; break;
-    case 2: px[0] = up; px[1] = uv; px[2] = ut; break;
-    case 3: px[0] = up; px[1] = uq; px[2] = uv; break;
-    case 4: px[0] = ut; px[1] = up; px[2] = uv; break;
-    default: px[0] = uv; px[1] = up; px[2] = uq; break;
-    }
-}
-
-void augment_hue(uint8_t *im, size_t n, float shift) {
+static uint8_t hue_shift_byte(float shift) {
     /* numpy: np.uint8(hue_factor * 255) truncates toward zero and wraps modulo 256 */
-    uint8_t s = (uint8_t)(int)((double)shift * 255.0);
-    for (size_t i = 0; i < n; i++) hue_pixel(im + 3 * i, s);
+    return (uint8_t)(int)((double)shift * 255.0);
 }
 
-void augment_flip(uint8_t *im, int w, int h) {
+static void p_flip(uint8_t *pl, int w, int h) {
     for (int y = 0; y < h; y++) {
-        uint8_t *row = im + (size_t)y * w * 3;
+        uint8_t *row = pl + (size_t)y * w;
         for (int a = 0, b = w - 1; a < b; a++, b--) {
-            for (int c = 0; c < 3; c++) {
-                uint8_t t = row[3 * a + c];
-                row[3 * a + c] = row[3 * b + c];
-                row[3 * b + c] = t;
-            }
+            uint8_t t = row[a];
+            row[a] = row[b];
+            row[b] = t;
         }
     }
 }
@@ -224,10 +346,11 @@ static float gaussian_blur_radius(float radius, int passes) {
     return l + a;
 }
 
-/* One extended box pass along the line index of in/out [L][n] (n interleaved values per position:
- * a whole image row, so the pass runs down the columns). Pillow's ImagingLineBoxBlur32 with the
- * per-channel scalar accumulators replaced by n of them. */
-static void box_pass(uint8_t *out, const uint8_t *in, int L, int n, float fradius, uint32_t *acc) {
+/* One extended box pass along the line index of in/out [L][n] (n values per position, e.g. a whole
+ * image row, so the pass runs down the columns). Pillow's ImagingLineBoxBlur32 with its scalar
+ * per-channel accumulators replaced by n of them. */
+static void box_pass(uint8_t *restrict out, const uint8_t *restrict in, int L, int n, float fradius,
+                     uint32_t *restrict acc) {
     int radius = (int)fradius;
     uint32_t ww = (uint32_t)((uint32_t)(1 << 24) / (fradius * 2 + 1));
     uint32_t fw = ((1 << 24) - (radius * 2 + 1) * ww) / 2;
@@ -244,8 +367,8 @@ static void box_pass(uint8_t *out, const uint8_t *in, int L, int n, float fradiu
     for (int i = 0; i < n; i++) acc[i] += (uint32_t)last[i] * (uint32_t)(radius - edgeA + 1);
     /* step: acc += in[add] - in[sub]; out[x] = (acc * ww + (in[left] + in[right]) * fw + 2^23) >> 24 */
 #define STEP(x, sub, add, left, right) do { \
-        const uint8_t *s_ = LN(sub), *a_ = LN(add), *l_ = LN(left), *r_ = LN(right); \
-        uint8_t *o_ = out + (size_t)(x) * n; \
+        const uint8_t *restrict s_ = LN(sub), *restrict a_ = LN(add), *restrict l_ = LN(left), *restrict r_ = LN(right); \
+        uint8_t *restrict o_ = out + (size_t)(x) * n; \
         for (int i = 0; i < n; i++) { \
             acc[i] += (uint32_t)((int)a_[i] - (int)s_[i]); \
             uint32_t bulk = acc[i] * ww + (uint32_t)(l_[i] + r_[i]) * fw; \
@@ -264,76 +387,238 @@ static void box_pass(uint8_t *out, const uint8_t *in, int L, int n, float fradiu
 #undef LN
 }
 
-static void transpose3(uint8_t *dst, const uint8_t *src, int w, int h) { /* src [h][w][3] -> dst [w][h][3] */
-    const int B = 16;
-    for (int y0 = 0; y0 < h; y0 += B)
-        for (int x0 = 0; x0 < w; x0 += B)
-            for (int y = y0; y < y0 + B && y < h; y++)
-                for (int x = x0; x < x0 + B && x < w; x++) {
-                    const uint8_t *s = src + ((size_t)y * w + x) * 3;
-                    uint8_t *d = dst + ((size_t)x * h + y) * 3;
-                    d[0] = s[0];
-                    d[1] = s[1];
-                    d[2] = s[2];
-                }
+/* Blur one plane [h][w] in place; t1, t2: w * h bytes; acc: max(w, h) uint32. Pillow: 3 horizontal
+ * passes, then 3 vertical ones, uint8 in between; the horizontal ones run on the transpose. */
+static void p_blur(uint8_t *pl, int w, int h, float radius, uint8_t *t1, uint8_t *t2, uint32_t *acc) {
+    float r = gaussian_blur_radius(radius, 3);
+    transpose8(t1, pl, w, h);         /* [w][h] */
+    box_pass(t2, t1, w, h, r, acc);
+    box_pass(t1, t2, w, h, r, acc);
+    box_pass(t2, t1, w, h, r, acc);
+    transpose8(t1, t2, h, w);         /* back to [h][w] */
+    box_pass(t2, t1, h, w, r, acc);
+    box_pass(t1, t2, h, w, r, acc);
+    box_pass(pl, t1, h, w, r, acc);
 }
 
-void augment_gaussian_blur(uint8_t *im, int w, int h, float radius, uint8_t *tmp) {
-    float r = gaussian_blur_radius(radius, 3);
-    size_t n = (size_t)w * h * 3;
-    uint8_t *t1 = tmp, *t2 = tmp + n;
-    int maxn = (w > h ? w : h) * 3;
-    uint32_t accbuf[4096];
-    uint32_t *acc = maxn <= 4096 ? accbuf : malloc(sizeof(uint32_t) * (size_t)maxn);
-    if (!acc) return;
-    /* horizontal: 3 passes along x = column passes on the transposed image [w][h][3] */
-    transpose3(t1, im, w, h);
-    box_pass(t2, t1, w, h * 3, r, acc);
-    box_pass(t1, t2, w, h * 3, r, acc);
-    box_pass(t2, t1, w, h * 3, r, acc);
-    transpose3(t1, t2, h, w);
-    /* vertical: 3 passes along y on [h][w][3] */
-    box_pass(t2, t1, h, w * 3, r, acc);
-    box_pass(t1, t2, h, w * 3, r, acc);
-    box_pass(im, t1, h, w * 3, r, acc);
-    if (acc != accbuf) free(acc);
+/* ---- interleaved single steps (tests, reference) ---------------------------------------------- */
+typedef struct { uint8_t *p[3]; size_t n; } Planes;
+
+static int planes_from(Planes *P, const uint8_t *im, size_t n) {
+    P->n = n;
+    P->p[0] = malloc(n * 3 + 1);
+    if (!P->p[0]) return -1;
+    P->p[1] = P->p[0] + n;
+    P->p[2] = P->p[0] + 2 * n;
+    deinterleave(P->p[0], P->p[1], P->p[2], im, n);
+    return 0;
+}
+
+static void planes_to(uint8_t *im, Planes *P) {
+    interleave(im, P->p[0], P->p[1], P->p[2], P->n);
+    free(P->p[0]);
+}
+
+void augment_brightness(uint8_t *im, size_t n, float f) { p_brightness(im, n * 3, f); }
+
+void augment_contrast(uint8_t *im, size_t n, float f) {
+    Planes P;
+    if (planes_from(&P, im, n)) return;
+    int m = p_mean_luma(P.p[0], P.p[1], P.p[2], n);
+    planes_to(im, &P);
+    p_contrast_apply(im, n * 3, m, f);
+}
+
+void augment_saturation(uint8_t *im, size_t n, float f) {
+    Planes P;
+    if (planes_from(&P, im, n)) return;
+    p_saturation(P.p[0], P.p[1], P.p[2], n, f);
+    planes_to(im, &P);
+}
+
+void augment_hue(uint8_t *im, size_t n, float shift) {
+    Planes P;
+    if (planes_from(&P, im, n)) return;
+    p_hue(P.p[0], P.p[1], P.p[2], n, hue_shift_byte(shift));
+    planes_to(im, &P);
+}
+
+void augment_grayscale(uint8_t *im, size_t n) {
+    Planes P;
+    if (planes_from(&P, im, n)) return;
+    p_grayscale(P.p[0], P.p[1], P.p[2], n);
+    planes_to(im, &P);
+}
+
+void augment_flip(uint8_t *im, int w, int h) {
+    for (int y = 0; y < h; y++) {
+        uint8_t *row = im + (size_t)y * w * 3;
+        for (int a = 0, b = w - 1; a < b; a++, b--)
+            for (int c = 0; c < 3; c++) {
+                uint8_t t = row[3 * a + c];
+                row[3 * a + c] = row[3 * b + c];
+                row[3 * b + c] = t;
+            }
+    }
+}
+
+void augment_gaussian_blur(uint8_t *im, int w, int h, float radius) {
+    size_t n = (size_t)w * h;
+    Planes P;
+    if (planes_from(&P, im, n)) return;
+    uint8_t *t = malloc(2 * n + 1);
+    uint32_t *acc = malloc(sizeof(uint32_t) * (size_t)(w > h ? w : h));
+    if (t && acc)
+        for (int c = 0; c < 3; c++) p_blur(P.p[c], w, h, radius, t, t + n, acc);
+    free(t);
+    free(acc);
+    planes_to(im, &P);
+}
+
+/* ---- resampling into planes (Pillow BILINEAR, transposed horizontal pass) ---------------------- */
+static inline uint8_t clipacc(int32_t a) {
+    a = a < 0 ? 0 : a;
+    a = a > (1 << 30) - 1 ? (1 << 30) - 1 : a;
+    return (uint8_t)(a >> 22);
+}
+
+/* out planes P[c] [S][S] from the interleaved sub-image src [sh][sw] (stride bytes), box inside it;
+ * flip mirrors the result left-right (folded into the horizontal pass: output column xx is stored
+ * at S - 1 - xx, which equals flipping afterwards since every column is computed independently). */
+static int resample_planar(uint8_t *P[3], int S, const uint8_t *src, int sw, int sh, size_t stride,
+                           const float box[4], int flip, AugmentScratch *sc) {
+    int need_h = S != sw || box[0] != 0 || box[2] != (float)S;
+    int need_v = S != sh || box[1] != 0 || box[3] != (float)S;
+    int *bh = NULL, *bv = NULL;
+    int32_t *kh = NULL, *kv = NULL;
+    int ret = -1;
+    int ksh = image_bilinear_coeffs(sw, box[0], box[2], S, &bh, &kh);
+    int ksv = image_bilinear_coeffs(sh, box[1], box[3], S, &bv, &kv);
+    if (!ksh || !ksv) goto done;
+    int yfirst = bv[0], ylast = bv[2 * S - 2] + bv[2 * S - 1], R = ylast - yfirst;
+    for (int i = 0; i < S; i++) bv[2 * i] -= yfirst;
+    int maxn = R > S ? R : S;
+    int32_t *acc = scr(sc, BUF_ACC, sizeof(int32_t) * (size_t)maxn);
+    uint8_t *Hr = scr(sc, BUF_HR, (size_t)3 * R * S);
+    if (!acc || !Hr) goto done;
+    if (need_h) {
+        int xfirst = bh[0], xlast = bh[2 * S - 2] + bh[2 * S - 1], C = xlast - xfirst;
+        uint8_t *T = scr(sc, BUF_T, (size_t)3 * C * R), *H = scr(sc, BUF_H, (size_t)3 * S * R);
+        if (!T || !H) goto done;
+        /* T[c] [C][R]: the needed block, deinterleaved (D[c] [R][C]) and transposed */
+        uint8_t *D = scr(sc, BUF_D, (size_t)3 * C * R);
+        if (!D) goto done;
+        size_t CR = (size_t)C * R;
+        for (int r = 0; r < R; r++)
+            deinterleave(D + (size_t)r * C, D + CR + (size_t)r * C, D + 2 * CR + (size_t)r * C,
+                         src + (size_t)(yfirst + r) * stride + (size_t)xfirst * 3, (size_t)C);
+        for (int c = 0; c < 3; c++) transpose8(T + c * CR, D + c * CR, C, R);
+        /* horizontal pass: H[c][xx][r] = sum_k kh[xx][k] * T[c][xmin + k][r] */
+        for (int c = 0; c < 3; c++) {
+            const uint8_t *Tc = T + (size_t)c * C * R;
+            uint8_t *Hc = H + (size_t)c * S * R;
+            for (int xx = 0; xx < S; xx++) {
+                const int32_t *k = kh + (size_t)xx * ksh;
+                int xmin = bh[2 * xx] - xfirst, xn = bh[2 * xx + 1];
+                for (int r = 0; r < R; r++) acc[r] = 1 << 21;
+                for (int t = 0; t < xn; t++) {
+                    const uint8_t *restrict row = Tc + (size_t)(xmin + t) * R;
+                    int32_t kt = k[t];
+                    for (int r = 0; r < R; r++) acc[r] += (int32_t)row[r] * kt;
+                }
+                uint8_t *restrict o = Hc + (size_t)(flip ? S - 1 - xx : xx) * R;
+                for (int r = 0; r < R; r++) o[r] = clipacc(acc[r]);
+            }
+            transpose8(Hr + (size_t)c * R * S, Hc, R, S); /* [S][R] -> [R][S] */
+        }
+    } else {
+        for (int r = 0; r < R; r++) {
+            const uint8_t *s0 = src + (size_t)(yfirst + r) * stride;
+            deinterleave(Hr + (size_t)r * S, Hr + (size_t)R * S + (size_t)r * S, Hr + (size_t)2 * R * S + (size_t)r * S,
+                         s0, (size_t)S);
+        }
+    }
+    for (int c = 0; c < 3; c++) {
+        const uint8_t *Hc = Hr + (size_t)c * R * S;
+        if (!need_v) {
+            memcpy(P[c], Hc, (size_t)S * S);
+            continue;
+        }
+        for (int yy = 0; yy < S; yy++) {
+            const int32_t *k = kv + (size_t)yy * ksv;
+            int ymin = bv[2 * yy], yn = bv[2 * yy + 1];
+            for (int x = 0; x < S; x++) acc[x] = 1 << 21;
+            for (int t = 0; t < yn; t++) {
+                const uint8_t *restrict row = Hc + (size_t)(ymin + t) * S;
+                int32_t kt = k[t];
+                for (int x = 0; x < S; x++) acc[x] += (int32_t)row[x] * kt;
+            }
+            uint8_t *restrict o = P[c] + (size_t)yy * S;
+            for (int x = 0; x < S; x++) o[x] = clipacc(acc[x]);
+        }
+    }
+    if (flip && !need_h)
+        for (int c = 0; c < 3; c++) p_flip(P[c], S, S);
+    ret = 0;
+done:
+    free(bh); free(bv); free(kh); free(kv);
+    return ret;
 }
 
 /* ---- the whole view ------------------------------------------------------------------------------ */
-size_t augment_scratch_bytes(int S) { return (size_t)2 * S * S * 3; }
-
-int augment_apply(uint8_t *dst, int S, const uint8_t *src, int sw, int sh, size_t src_stride, double src_scale,
-                  const AugmentParams *p, uint8_t *scratch) {
+int augment_apply(uint8_t *dst, int S, const AugmentSource *src, const AugmentParams *p, AugmentScratch *sc) {
     /* torchvision crops first (img.crop) and resizes the crop, so the filter never reaches pixels
      * outside the box: resample the sub-image. On a down-scaled decode the box is fractional: take
-     * the enclosing integer region and the box inside it. */
-    double bx0 = p->x0 * src_scale, by0 = p->y0 * src_scale;
-    double bx1 = (p->x0 + p->cw) * src_scale, by1 = (p->y0 + p->ch) * src_scale;
+     * the enclosing integer region and the box inside it. Coordinates relative to src->px. */
+    double sc_ = src->scale;
+    double bx0 = p->x0 * sc_ - src->ox, by0 = p->y0 * sc_ - src->oy;
+    double bx1 = (p->x0 + p->cw) * sc_ - src->ox, by1 = (p->y0 + p->ch) * sc_ - src->oy;
     int ix0 = (int)floor(bx0), iy0 = (int)floor(by0), ix1 = (int)ceil(bx1), iy1 = (int)ceil(by1);
-    if (ix1 > sw) ix1 = sw;
-    if (iy1 > sh) iy1 = sh;
+    if (ix1 > src->w) ix1 = src->w;
+    if (iy1 > src->h) iy1 = src->h;
+    if (ix0 < 0 || iy0 < 0 || ix1 <= ix0 || iy1 <= iy0) return -1;
     float box[4] = {(float)(bx0 - ix0), (float)(by0 - iy0), (float)(bx1 - ix0), (float)(by1 - iy0)};
     if (box[2] > (float)(ix1 - ix0)) box[2] = (float)(ix1 - ix0);
     if (box[3] > (float)(iy1 - iy0)) box[3] = (float)(iy1 - iy0);
-    const uint8_t *sub = src + (size_t)iy0 * src_stride + (size_t)ix0 * 3;
-    if (image_resample(dst, S, S, sub, ix1 - ix0, iy1 - iy0, src_stride, box) != 0) return -1;
     size_t n = (size_t)S * S;
-    if (p->flip) augment_flip(dst, S, S);
+    uint8_t *Pb = scr(sc, BUF_P, 3 * n);
+    if (!Pb) return -1;
+    uint8_t *P[3] = {Pb, Pb + n, Pb + 2 * n};
+    const uint8_t *sub = src->px + (size_t)iy0 * src->stride + (size_t)ix0 * 3;
+    if (resample_planar(P, S, sub, ix1 - ix0, iy1 - iy0, src->stride, box, p->flip, sc) != 0) return -1;
     if (p->jitter) {
         for (int k = 0; k < 4; k++) {
             int op = p->order[k];
             if (!p->use[op]) continue;
             float f = p->factor[op];
             switch (op) {
-            case AUG_BRIGHTNESS: augment_brightness(dst, n, f); break;
-            case AUG_CONTRAST: augment_contrast(dst, n, f); break;
-            case AUG_SATURATION: augment_saturation(dst, n, f); break;
-            default: augment_hue(dst, n, f); break;
+            case AUG_BRIGHTNESS:
+                for (int c = 0; c < 3; c++) p_brightness(P[c], n, f);
+                break;
+            case AUG_CONTRAST: {
+                int m = p_mean_luma(P[0], P[1], P[2], n);
+                for (int c = 0; c < 3; c++) p_contrast_apply(P[c], n, m, f);
+                break;
+            }
+            case AUG_SATURATION: p_saturation(P[0], P[1], P[2], n, f); break;
+            default: p_hue(P[0], P[1], P[2], n, hue_shift_byte(f)); break;
             }
         }
     }
-    if (p->gray) augment_grayscale(dst, n);
-    if (p->blur) augment_gaussian_blur(dst, S, S, p->blur_radius, scratch);
+    if (p->gray) p_grayscale(P[0], P[1], P[2], n);
+    if (p->blur) {
+        uint8_t *t1 = scr(sc, BUF_B1, n), *t2 = scr(sc, BUF_B2, n);
+        uint32_t *acc = scr(sc, BUF_ACC, sizeof(uint32_t) * (size_t)S);
+        if (!t1 || !t2 || !acc) return -1;
+        if (p->gray) {
+            p_blur(P[0], S, S, p->blur_radius, t1, t2, acc); /* equal planes blur equally */
+            memcpy(P[1], P[0], n);
+            memcpy(P[2], P[0], n);
+        } else {
+            for (int c = 0; c < 3; c++) p_blur(P[c], S, S, p->blur_radius, t1, t2, acc);
+        }
+    }
+    interleave(dst, P[0], P[1], P[2], n);
     return 0;
 }
 

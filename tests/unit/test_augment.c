@@ -56,7 +56,7 @@ TEST(augment_single_steps_match_torchvision) {
     for (int k = 0; k < n; k++) {
         int s = idx[2 * k], op = idx[2 * k + 1], h = hh[s], w = ww[s];
         size_t np = (size_t)w * h;
-        uint8_t *im = xmalloc(np * 3), *tmp = xmalloc(np * 6);
+        uint8_t *im = xmalloc(np * 3);
         memcpy(im, in[s], np * 3);
         switch (op) {
         case 0: augment_brightness(im, np, fac[k]); break;
@@ -64,7 +64,7 @@ TEST(augment_single_steps_match_torchvision) {
         case 2: augment_saturation(im, np, fac[k]); break;
         case 3: augment_hue(im, np, fac[k]); break;
         case 4: augment_grayscale(im, np); break;
-        default: augment_gaussian_blur(im, w, h, fac[k], tmp); break;
+        default: augment_gaussian_blur(im, w, h, fac[k]); break;
         }
         char key[32];
         snprintf(key, sizeof key, "single/%d", k);
@@ -77,7 +77,6 @@ TEST(augment_single_steps_match_torchvision) {
         if (m) printf("%s %s %g: max diff %d in %zu of %zu values\n", s ? "noise" : "photo", OPS[op], fac[k], m, nd, np * 3);
         CHECK_MSG(m <= 2, "%s(%g) on %s: max diff %d > 2", OPS[op], fac[k], s ? "noise" : "photo", m);
         free(im);
-        free(tmp);
         free(ref);
     }
     printf("max deviation from torchvision per step:");
@@ -114,8 +113,10 @@ TEST(augment_views_match_torchvision) {
         p.gray = (int)q[15];
         p.blur = (int)q[16];
         p.blur_radius = (float)q[17];
-        uint8_t *out = xmalloc((size_t)S * S * 3), *scratch = xmalloc(augment_scratch_bytes(S));
-        CHECK(augment_apply(out, S, src->px, src->w, src->h, (size_t)src->w * 3, 1.0, &p, scratch) == 0);
+        uint8_t *out = xmalloc((size_t)S * S * 3);
+        AugmentScratch *scratch = augment_scratch_new();
+        AugmentSource as = {src->px, src->w, src->h, (size_t)src->w * 3, 1.0, 0, 0};
+        CHECK(augment_apply(out, S, &as, &p, scratch) == 0);
         char key[32];
         snprintf(key, sizeof key, "view/%d", k);
         int rh, rw;
@@ -127,7 +128,7 @@ TEST(augment_views_match_torchvision) {
         if (m) printf("view %d: max diff %d in %zu values\n", k, m, nd);
         CHECK_MSG(m <= 2, "view %d (S %d, box %d,%d %dx%d): max diff %d > 2", k, S, p.x0, p.y0, p.cw, p.ch, m);
         free(out);
-        free(scratch);
+        augment_scratch_free(scratch);
         free(ref);
     }
     printf("%d views: max deviation from torchvision %d\n", n, worst);
@@ -215,4 +216,77 @@ TEST(augment_normalize_imagenet) {
                 float ref = ((float)in[i * 12 + k * 3 + c] / 255.0f - mean[c]) / std[c];
                 CHECK_NEAR(out[i * 12 + c * 4 + k], ref, 1e-5);
             }
+}
+
+/* Pillow 9.4's rgb2hsv_row and hsv2rgb (libImaging/Convert.c), transcribed literally with their
+ * float/double types, plus numpy's uint8 addition of the hue shift: the reference for the
+ * vectorised augment_hue, which rewrites the divisions (see augment_cpu.c). */
+static uint8_t clip8ref(int v) { return (uint8_t)(v <= 0 ? 0 : v < 256 ? v : 255); }
+static void hue_ref(uint8_t *px, uint8_t shift) {
+    float h, s, rc, gc, bc, cr;
+    uint8_t maxc, minc, r = px[0], g = px[1], b = px[2], uh, us, uv;
+    maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    uv = maxc;
+    if (minc == maxc) {
+        uh = 0;
+        us = 0;
+    } else {
+        cr = (float)(maxc - minc);
+        s = cr / (float)maxc;
+        rc = ((float)(maxc - r)) / cr;
+        gc = ((float)(maxc - g)) / cr;
+        bc = ((float)(maxc - b)) / cr;
+        if (r == maxc) h = bc - gc;
+        else if (g == maxc) h = 2.0 + rc - bc;
+        else h = 4.0 + gc - rc;
+        h = fmod((h / 6.0 + 1.0), 1.0);
+        uh = clip8ref((int)(h * 255.0));
+        us = clip8ref((int)(s * 255.0));
+    }
+    uh = (uint8_t)(uh + shift);
+    if (us == 0) {
+        px[0] = px[1] = px[2] = uv;
+        return;
+    }
+    int i = floor((float)uh * 6.0 / 255.0);
+    float f = (float)uh * 6.0 / 255.0 - (float)i;
+    float fs = ((float)us) / 255.0;
+    int p = round((float)uv * (1.0 - fs)), q = round((float)uv * (1.0 - fs * f)),
+        t = round((float)uv * (1.0 - fs * (1.0 - f)));
+    uint8_t up = clip8ref(p), uq = clip8ref(q), ut = clip8ref(t);
+    switch (i % 6) {
+    case 0: px[0] = uv; px[1] = ut; px[2] = up; break;
+    case 1: px[0] = uq; px[1] = uv; px[2] = up; break;
+    case 2: px[0] = up; px[1] = uv; px[2] = ut; break;
+    case 3: px[0] = up; px[1] = uq; px[2] = uv; break;
+    case 4: px[0] = ut; px[1] = up; px[2] = uv; break;
+    default: px[0] = uv; px[1] = up; px[2] = uq; break;
+    }
+}
+
+TEST(augment_hue_equals_pillow_transcription_on_every_colour) {
+    /* all 2^24 colours for hue factor -0.05 (shift 244), every 11th colour for 3 more */
+    const float factors[] = {-0.05f, 0.0f, 0.2f, -0.2f};
+    const size_t N = (size_t)1 << 24;
+    uint8_t *im = xmalloc(N * 3), *ref = xmalloc(N * 3);
+    for (int fi = 0; fi < 4; fi++) {
+        size_t step = fi < 1 ? 1 : 11, n = 0;
+        for (size_t c = 0; c < N; c += step, n++) {
+            im[3 * n] = (uint8_t)(c >> 16);
+            im[3 * n + 1] = (uint8_t)(c >> 8);
+            im[3 * n + 2] = (uint8_t)c;
+        }
+        memcpy(ref, im, n * 3);
+        uint8_t shift = (uint8_t)(int)((double)factors[fi] * 255.0);
+        for (size_t k = 0; k < n; k++) hue_ref(ref + 3 * k, shift);
+        augment_hue(im, n, factors[fi]);
+        size_t bad = 0, first = 0;
+        for (size_t k = 0; k < n * 3; k++)
+            if (im[k] != ref[k] && !bad++) first = k / 3;
+        CHECK_MSG(bad == 0, "hue %g: %zu values differ from the transcription, first at rgb %d,%d,%d", factors[fi], bad,
+                  ref[3 * first], ref[3 * first + 1], ref[3 * first + 2]);
+    }
+    free(im);
+    free(ref);
 }

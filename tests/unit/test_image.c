@@ -5,6 +5,7 @@
  * same library here gives 0, another libjpeg build may round its IDCT differently); resampling and
  * Resize+CenterCrop 0 (integer arithmetic reproduced exactly). Corrupt files must fail with a reason.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,4 +191,62 @@ TEST(image_png_round_trip) {
     REQUIRE(back);
     CHECK(back->w == 37 && back->h == 21 && memcmp(back->px, im->px, 37 * 21 * 3) == 0);
     CHECK(image_save_png(t_path("no/such/dir.png"), im, err, sizeof err) == -1 && strstr(err, "cannot create"));
+}
+
+/* Region decoding (jpeg_crop_scanline / jpeg_skip_scanlines) must equal the full decode inside the
+ * requested region, for every chroma layout, at full and reduced scale. */
+TEST(image_decode_region_equals_full_decode_inside) {
+    const char *files[] = {"face320.jpg", "rgb420.jpg", "rgb444_q75.jpg", "progressive.jpg", "gray.jpg", "cmyk.jpg"};
+    char err[256];
+    uint32_t st = 12345;
+    for (size_t fi = 0; fi < sizeof files / sizeof *files; fi++) {
+        size_t n;
+        uint8_t *data = image_read_file(t_src(xasprintf(FIX "%s", files[fi])), &n, err, sizeof err);
+        REQUIRE(data);
+        for (int scale_case = 0; scale_case < 2; scale_case++) {
+            double min_scale = scale_case ? 0.5 : 1.0, s_full, s_reg;
+            Image *full = image_decode_scaled(data, n, min_scale, &s_full, err, sizeof err);
+            REQUIRE(full);
+            int W = (int)ceil(full->w / s_full), H = (int)ceil(full->h / s_full);
+            for (int t = 0; t < 25; t++) {
+                st = st * 1103515245u + 12345u;
+                int x0 = (int)(st >> 8) % W;
+                st = st * 1103515245u + 12345u;
+                int y0 = (int)(st >> 8) % H;
+                st = st * 1103515245u + 12345u;
+                int x1 = x0 + 1 + (int)(st >> 8) % (W - x0);
+                st = st * 1103515245u + 12345u;
+                int y1 = y0 + 1 + (int)(st >> 8) % (H - y0);
+                int ox, oy;
+                Image *r = image_decode_region(data, n, min_scale, x0, y0, x1, y1, &s_reg, &ox, &oy, err, sizeof err);
+                REQUIRE(r);
+                CHECK(s_reg == s_full);
+                int sx0 = (int)floor(x0 * s_full), sy0 = (int)floor(y0 * s_full);
+                int sx1 = (int)ceil(x1 * s_full), sy1 = (int)ceil(y1 * s_full);
+                if (sx1 > full->w) sx1 = full->w;
+                if (sy1 > full->h) sy1 = full->h;
+                int bad = 0, covered = ox <= sx0 && oy <= sy0 && ox + r->w >= sx1 && oy + r->h >= sy1;
+                CHECK_MSG(covered, "%s region %d,%d-%d,%d: result at %d,%d %dx%d does not cover it", files[fi], x0, y0,
+                          x1, y1, ox, oy, r->w, r->h);
+                for (int y = sy0; covered && y < sy1; y++)
+                    for (int x = sx0; x < sx1; x++)
+                        bad += memcmp(full->px + ((size_t)y * full->w + x) * 3,
+                                      r->px + ((size_t)(y - oy) * r->w + (x - ox)) * 3, 3) != 0;
+                CHECK_MSG(bad == 0, "%s scale %g region %d,%d-%d,%d: %d pixels differ from the full decode", files[fi],
+                          s_full, x0, y0, x1, y1, bad);
+                image_free(r);
+            }
+            image_free(full);
+        }
+        free(data);
+    }
+    /* a small region really decodes less: the crop is widened to iMCU columns plus the margin */
+    size_t n;
+    uint8_t *data = image_read_file(t_src(FIX "face320.jpg"), &n, err, sizeof err);
+    int ox, oy;
+    Image *r = image_decode_region(data, n, 1.0, 100, 100, 150, 150, NULL, &ox, &oy, err, sizeof err);
+    REQUIRE(r);
+    CHECK_MSG(r->w <= 50 + 2 * 16 + 32 && r->h == 50 + 2 * 16 && oy == 84, "region decode %dx%d at %d,%d", r->w, r->h, ox, oy);
+    image_free(r);
+    free(data);
 }
