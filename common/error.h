@@ -20,7 +20,9 @@
 #include <stddef.h>
 
 #ifdef __cplusplus
+#ifndef _Noreturn
 #define _Noreturn [[noreturn]]
+#endif
 extern "C" {
 #endif
 
