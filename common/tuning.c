@@ -177,7 +177,7 @@ double tuning_circular_variance(const double *curve, const double *ori_deg, int 
 
 double tuning_orientation_pref(const double *curve, const double *ori_deg, int n, int dense, double kappa_max,
                                double *kappa_out) {
-    double x[MAX_DENSE], y[MAX_DENSE];
+    double x[MAX_DENSE] = {0}, y[MAX_DENSE] = {0};
     if (dense > MAX_DENSE) dense = MAX_DENSE;
     for (int j = 0; j < dense; j++) {
         double t = 180.0 * j / (dense - 1);
