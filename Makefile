@@ -53,10 +53,11 @@ DEFS := -D_GNU_SOURCE -DTDANN_CUDA=$(if $(filter 1,$(CUDA)),1,0) -DTDANN_MPI=$(i
 INCS := -Icommon -Ikernels -Itests/unit -I$(B) $(HDF5_CFLAGS) $(YAML_CFLAGS) $(BLAS_CFLAGS) $(PNG_CFLAGS) \
         $(if $(filter 1,$(HAVE_MPI)),$(MPI_CFLAGS)) $(if $(filter 1,$(CUDA)),$(CUDA_INC) $(NCCL_INC))
 WERROR ?= -Werror
+comma := ,
 WARN := -Wall -Wextra $(WERROR) -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS := -std=gnu11 $(OPT) -fopenmp $(WARN) $(DEFS) $(INCS) -MMD -MP
 NVCCFLAGS := -std=c++17 -O3 -g -lineinfo -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
-        -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-deprecated-declarations,-fopenmp \
+        $(if $(WERROR),-Werror all-warnings) -Xcompiler -Wall,-Wextra$(if $(WERROR),$(comma)-Werror),-Wno-deprecated-declarations,-fopenmp \
         -Wno-deprecated-declarations $(DEFS) $(INCS) -MMD -MP
 LIBS := $(HDF5_LIBS) $(YAML_LIBS) $(BLAS_LIBS) $(PNG_LIBS) $(JPEG_LIBS) \
         $(if $(filter 1,$(HAVE_MPI)),$(MPI_LIBS)) -lm -lpthread
