@@ -47,7 +47,7 @@ else
   OPT := -O3 -g $(ARCH)
 endif
 
-VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
+VERSION ?= $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 DEFS := -D_GNU_SOURCE -DTDANN_CUDA=$(if $(filter 1,$(CUDA)),1,0) -DTDANN_MPI=$(if $(filter 1,$(HAVE_MPI)),1,0) \
         -DTDANN_NCCL=$(if $(filter 11,$(CUDA)$(HAVE_NCCL)),1,0)
 INCS := -Icommon -Ikernels -Itests/unit -I$(B) $(HDF5_CFLAGS) $(YAML_CFLAGS) $(BLAS_CFLAGS) $(PNG_CFLAGS) \

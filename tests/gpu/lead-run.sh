@@ -11,6 +11,11 @@ cd "$(dirname "$0")/../.."
 # The GPU machine's compiler (Ubuntu 24.04, gcc 13) warns where Debian 12's gcc 12 (CI) does not:
 # there, warnings are shown but not fatal (WERROR empty); -Werror stays on for CI and development.
 export WERROR=""
+# The device machine gets the working tree without .git: the lead writes the commit to
+# .carry/commit before the call (git describe --always --dirty > .carry/commit).
+if [ -f .carry/commit ] && ! git rev-parse HEAD >/dev/null 2>&1; then
+  export VERSION=$(cat .carry/commit) TDANN_COMMIT=$(cat .carry/commit)
+fi
 
 final=${OUT:-/tmp/tdann-out}
 work=/tmp/tdann-gpu
