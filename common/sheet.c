@@ -273,15 +273,18 @@ void sheet_neighborhoods(const float *pos, int64_t U, double width_mm, const NbR
     const int64_t NW = rule->windows;
     int64_t *sizes = xmalloc(sizeof(int64_t) * (size_t)NW);
     sheet_window_sizes(pos, U, width_mm, rule, seed, layer, generation, sizes);
-    const int64_t K = sheet_nb_k(sizes, NW, rule);
+    int64_t K = sheet_nb_k(sizes, NW, rule);
     int64_t P = 0, maxsz = 0;
-    for (int64_t w = 0; w < NW; w++) {
-        if (sizes[w] >= K) P++;
+    for (int64_t w = 0; w < NW; w++)
         if (sizes[w] > maxsz) maxsz = sizes[w];
+    if (maxsz < K) { /* a sheet too sparse for the rule (tiny models): keep the largest windows */
+        if (maxsz < 2)
+            die(EXIT_USAGE, "no %s neighbourhood window holds two units (width %g mm)", LAYER_NAMES[layer], width_mm);
+        warn("%s: no neighbourhood window holds K = %lld units; K lowered to %lld", LAYER_NAMES[layer], (long long)K,
+             (long long)maxsz);
+        K = maxsz;
     }
-    if (P == 0)
-        die(EXIT_RUNTIME, "no %s neighbourhood window holds K = %lld units (largest %lld)", LAYER_NAMES[layer],
-            (long long)K, (long long)maxsz);
+    for (int64_t w = 0; w < NW; w++) P += sizes[w] >= K;
     double *cx = xmalloc(sizeof(double) * (size_t)NW), *cy = xmalloc(sizeof(double) * (size_t)NW);
     nb_centres(pos, U, width_mm, rule, seed, layer, generation, cx, cy);
     SheetGrid *g = sheet_grid_build(pos, U, width_mm / 4);

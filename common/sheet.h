@@ -13,7 +13,8 @@
  *   centres uniform in [min + w/2, max - w/2] per axis of the positions, members = units inside
  *   (bounds inclusive). K = min(max(int(percentile(sizes, keep_percentile)), k_min), k_max) (linear
  *   interpolation between order statistics, as numpy); windows with fewer than K members are dropped,
- *   the others subsampled to exactly K members without replacement (stored sorted ascending).
+ *   the others subsampled to exactly K members without replacement (stored sorted ascending). When
+ *   no window reaches K (a tiny model's sparse sheet) K is lowered to the largest window, with a warning.
  * - Random numbers: Philox streams; positions (seed, RNG_PURPOSE_SHEET, layer, 0|1 = offsets|jitter),
  *   window centres (seed, RNG_PURPOSE_NEIGHBORHOOD, layer + 16*generation, 0, 0) and each window's
  *   subsample (..., window, 1); generation 0 is make-sheet, 1 the recomputation after swapopt.
@@ -88,7 +89,7 @@ void sheet_positions_retinotopic(float *pos, int C, int H, int W, double side_mm
                                  double jitter_mm, uint64_t seed, int layer);
 
 /* Neighbourhoods of positions pos [U][2] (I) for square windows of side width_mm.
- * *nb: O [*P][*K] (malloc'd, each row sorted ascending). Dies (exit 1) when no window keeps K units. */
+ * *nb: O [*P][*K] (malloc'd, each row sorted ascending). */
 void sheet_neighborhoods(const float *pos, int64_t U, double width_mm, const NbRule *rule, uint64_t seed,
                          int layer, int generation, int32_t **nb, int64_t *P, int64_t *K);
 

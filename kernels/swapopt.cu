@@ -106,7 +106,7 @@ __global__ void attempts_kernel(const float *__restrict__ slot_xy, const unsigne
         dl[l] = dead[U[l]];
     }
     const unsigned long long stream = swapopt_pair_stream(layer, wm.w, pair_rng);
-    const float *Cw = C + wm.coff;
+    const float *__restrict__ Cw = C + wm.coff;
     long long acc_n = 0, nan_n = 0;
     int buf = 0;
     for (int c0 = 0; c0 < attempts; c0 += PAIR_CHUNK) {
@@ -118,17 +118,37 @@ __global__ void attempts_kernel(const float *__restrict__ slot_xy, const unsigne
             pairs[q] = i | (j << 16);
         }
         __syncthreads();
+        /* the correlation rows do not depend on the decisions: each thread loads its entries of
+         * the next attempt's two rows while the current attempt is being reduced */
+        float rci[KMAX], rcj[KMAX];
+        {
+            const int i = (int)(pairs[0] & 0xFFFF), j = (int)(pairs[0] >> 16);
+#pragma unroll
+            for (int r = 0; r < KMAX; r++) {
+                const int k = tid + r * NT;
+                rci[r] = k < m ? Cw[(size_t)i * wm.ldc + k] : 0.f;
+                rcj[r] = k < m ? Cw[(size_t)j * wm.ldc + k] : 0.f;
+            }
+        }
         for (int q = 0; q < cn; q++) {
             const int i = (int)(pairs[q] & 0xFFFF), j = (int)(pairs[q] >> 16);
             const int nan_case = dl[i] && dl[j];
             long long s = 0;
             if (!nan_case) {
                 const float xi = x[i], yi = y[i], xj = x[j], yj = y[j];
-                const float *ci = Cw + (size_t)i * wm.ldc, *cj = Cw + (size_t)j * wm.ldc;
 #pragma unroll
                 for (int r = 0; r < KMAX; r++) {
                     const int k = tid + r * NT;
-                    if (k < m && k != i && k != j) s += swapopt_term(ci[k], cj[k], xi, yi, xj, yj, x[k], y[k]);
+                    if (k < m && k != i && k != j) s += swapopt_term(rci[r], rcj[r], xi, yi, xj, yj, x[k], y[k]);
+                }
+            }
+            if (q + 1 < cn) {
+                const int i2 = (int)(pairs[q + 1] & 0xFFFF), j2 = (int)(pairs[q + 1] >> 16);
+#pragma unroll
+                for (int r = 0; r < KMAX; r++) {
+                    const int k = tid + r * NT;
+                    rci[r] = k < m ? Cw[(size_t)i2 * wm.ldc + k] : 0.f;
+                    rcj[r] = k < m ? Cw[(size_t)j2 * wm.ldc + k] : 0.f;
                 }
             }
 #pragma unroll
