@@ -3,8 +3,8 @@
  * See swapopt.h for the algorithm and its conventions.
  *
  * Threads: dependency levels with at least as many windows as threads run one window per thread;
- * smaller levels run window by window with the correlation block split over the threads. The
- * result never depends on the thread count.
+ * smaller levels run window by window, with the correlation block split over the threads when
+ * that is measured to be faster (see Tuner). The result never depends on the thread count.
  */
 #include "swapopt.h"
 
@@ -201,10 +201,11 @@ int swapopt_window_units(const SwapoptProblem *p, const SwapoptConfig *c, const 
 #define TR 8  /* rows per tile */
 #define TC 32 /* columns per tile */
 
-/* Tile update over images [n0, n0 + len): c[r][l] = (first ? 0 : c[r][l]) + sum_n a_r[n] * bp[n][l],
+/* Tile update over images [n0, n0 + len): c[r][l] = (first ? 0 : c[r][l]) + sum_n a[n][r] * b[n][l],
  * accumulated one image at a time with fma (so chunking the images does not change the bits),
- * r < TR, l < TC; bp points at image n0 of the packed panel. */
-static void corr_tile(const float *const arow[TR], int n0, const float *bp, int len, float *c, int ldc, int first) {
+ * r < TR, l < TC. a and b point at image n0 of packed panels (row stride TC floats): the row
+ * tile's 8 units are 8 consecutive lanes of a column panel. */
+static void corr_tile(const float *a, const float *bp, int len, float *c, int ldc, int first) {
 #if defined(__AVX512F__)
     /* 16 accumulators in named registers (an array with a conditional start would be spilled) */
 #define LD(r, h) (first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + (size_t)(r) * ldc + 16 * (h)))
@@ -212,14 +213,13 @@ static void corr_tile(const float *const arow[TR], int n0, const float *bp, int 
     __m512 a30 = LD(3, 0), a31 = LD(3, 1), a40 = LD(4, 0), a41 = LD(4, 1), a50 = LD(5, 0), a51 = LD(5, 1);
     __m512 a60 = LD(6, 0), a61 = LD(6, 1), a70 = LD(7, 0), a71 = LD(7, 1);
 #undef LD
-    const float *r0 = arow[0] + n0, *r1 = arow[1] + n0, *r2 = arow[2] + n0, *r3 = arow[3] + n0;
-    const float *r4 = arow[4] + n0, *r5 = arow[5] + n0, *r6 = arow[6] + n0, *r7 = arow[7] + n0;
     for (int n = 0; n < len; n++) {
+        const float *an = a + (size_t)n * TC;
         const __m512 b0 = _mm512_loadu_ps(bp + (size_t)n * TC), b1 = _mm512_loadu_ps(bp + (size_t)n * TC + 16);
         __m512 v;
-#define ROW(rp, x0, x1) v = _mm512_set1_ps(rp[n]); x0 = _mm512_fmadd_ps(v, b0, x0); x1 = _mm512_fmadd_ps(v, b1, x1);
-        ROW(r0, a00, a01) ROW(r1, a10, a11) ROW(r2, a20, a21) ROW(r3, a30, a31)
-        ROW(r4, a40, a41) ROW(r5, a50, a51) ROW(r6, a60, a61) ROW(r7, a70, a71)
+#define ROW(r, x0, x1) v = _mm512_set1_ps(an[r]); x0 = _mm512_fmadd_ps(v, b0, x0); x1 = _mm512_fmadd_ps(v, b1, x1);
+        ROW(0, a00, a01) ROW(1, a10, a11) ROW(2, a20, a21) ROW(3, a30, a31)
+        ROW(4, a40, a41) ROW(5, a50, a51) ROW(6, a60, a61) ROW(7, a70, a71)
 #undef ROW
     }
 #define ST(r, x0, x1) _mm512_storeu_ps(c + (size_t)(r) * ldc, x0); _mm512_storeu_ps(c + (size_t)(r) * ldc + 16, x1);
@@ -232,8 +232,8 @@ static void corr_tile(const float *const arow[TR], int n0, const float *bp, int 
         for (int l = 0; l < TC; l++) acc[r][l] = first ? 0.0f : c[(size_t)r * ldc + l];
     for (int n = 0; n < len; n++)
         for (int r = 0; r < TR; r++) {
-            float a = arow[r][n0 + n];
-            for (int l = 0; l < TC; l++) acc[r][l] = __builtin_fmaf(a, bp[(size_t)n * TC + l], acc[r][l]);
+            float av = a[(size_t)n * TC + r];
+            for (int l = 0; l < TC; l++) acc[r][l] = __builtin_fmaf(av, bp[(size_t)n * TC + l], acc[r][l]);
         }
     for (int r = 0; r < TR; r++) memcpy(c + (size_t)r * ldc, acc[r], sizeof(float) * TC);
 #endif
@@ -276,13 +276,9 @@ void swapopt_corr_block(const SwapoptProblem *p, const int32_t *units, int m, fl
         for (int n0 = 0; n0 < N; n0 += NCH) {
             const int len = N - n0 < NCH ? N - n0 : NCH;
             for (int rb = 0; rb < rb_end; rb++) {
-                const float *arow[TR];
-                for (int r = 0; r < TR; r++) {
-                    int k = rb * TR + r;
-                    arow[r] = k < m ? p->z + (size_t)units[k] * N : zero;
-                }
-                corr_tile(arow, n0, bp + (size_t)cb * TC * N + (size_t)n0 * TC, len,
-                          C + (size_t)rb * TR * ldc + (size_t)cb * TC, ldc, n0 == 0);
+                const float *ap = bp + (size_t)(rb * TR / TC) * TC * N + (size_t)n0 * TC + (rb * TR) % TC;
+                corr_tile(ap, bp + (size_t)cb * TC * N + (size_t)n0 * TC, len, C + (size_t)rb * TR * ldc + (size_t)cb * TC,
+                          ldc, n0 == 0);
             }
         }
     }
@@ -437,6 +433,33 @@ static WinStats run_window(const SwapoptProblem *p, const SwapoptConfig *c, cons
     return r;
 }
 
+/* Windows that run alone (a chain of intersecting windows, e.g. layer4's) split their correlation
+ * block over the threads, which pays off on an idle machine and loses badly on a busy one (every
+ * window ends with a join). The tuner times windows with 1 and with all threads, alternately for
+ * a few windows every 1000, and uses the faster. The choice never changes the result. */
+typedef struct {
+    int nth, phase;  /* phase counts windows since the last probe started */
+    double t[2];     /* probe time sums: [0] one thread, [1] all threads */
+    int n[2], best;
+} Tuner;
+
+static int tuner_pick(Tuner *t) {
+    if (t->nth < 2) return 1;
+    if (t->phase < 16) return (t->phase & 1) ? t->nth : 1; /* probing */
+    return t->best ? t->nth : 1;
+}
+
+static void tuner_record(Tuner *t, int inner, double sec) {
+    if (t->nth < 2) return;
+    if (t->phase < 16) {
+        int k = inner > 1;
+        t->t[k] += sec;
+        t->n[k]++;
+        if (t->phase == 15) t->best = t->t[1] / t->n[1] < t->t[0] / t->n[0];
+    }
+    if (++t->phase >= 1000) t->phase = t->t[0] = t->t[1] = t->n[0] = t->n[1] = 0;
+}
+
 void swapopt_run_cpu(const SwapoptProblem *p, const SwapoptConfig *c, const SwapoptPlan *plan, int32_t *slot_of,
                      int32_t *unit_at, SwapoptStats *st, SwapoptTraceEntry *trace) {
     double t0 = now_seconds();
@@ -445,6 +468,7 @@ void swapopt_run_cpu(const SwapoptProblem *p, const SwapoptConfig *c, const Swap
     Worker **wk = xmalloc(sizeof(Worker *) * (size_t)nth);
     for (int i = 0; i < nth; i++) wk[i] = worker_new(p, c, g);
     WinStats *ws = xcalloc((size_t)(plan->n ? plan->n : 1), sizeof(WinStats));
+    Tuner tu = {.nth = nth};
     for (int64_t L = 0; L < plan->nlevels; L++) {
         int64_t a = plan->level_start[L], b = plan->level_start[L + 1];
         if (b - a >= nth && nth > 1) {
@@ -456,7 +480,10 @@ void swapopt_run_cpu(const SwapoptProblem *p, const SwapoptConfig *c, const Swap
         } else {
             for (int64_t q = a; q < b; q++) {
                 int64_t w = plan->order[q];
-                ws[w] = run_window(p, c, plan, w, slot_of, unit_at, wk[0], nth, trace);
+                int inner = tuner_pick(&tu);
+                double tw = now_seconds();
+                ws[w] = run_window(p, c, plan, w, slot_of, unit_at, wk[0], inner, trace);
+                tuner_record(&tu, inner, now_seconds() - tw);
             }
         }
         if (p->progress) progress_update(p->progress, b, NULL);
