@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actstream.h"
 #include "error.h"
 #include "h5io.h"
 #include "rng.h"
@@ -492,32 +493,25 @@ void sheet_free(Sheet *s) {
 /* ---- responses for SwapOpt ---------------------------------------------------------------------- */
 float *sheet_read_responses(hid_t acts, int layer, const int64_t dims[3], int *N_out) {
     char *fn = h5_file_name(acts);
-    char *path = xasprintf("/layers/%s", LAYER_NAMES[layer]);
-    if (!h5_exists(acts, path)) die(EXIT_USAGE, "layer %s is missing from the activations '%s'", LAYER_NAMES[layer], fn);
-    hsize_t d[H5IO_MAX_RANK];
-    int rank = h5_shape(acts, path, d);
-    if (rank != 4) die(EXIT_USAGE, "activations %s are not (N,C,H,W) '%s'", path, fn);
-    if ((int64_t)d[1] != dims[0] || (int64_t)d[2] != dims[1] || (int64_t)d[3] != dims[2])
-        die(EXIT_USAGE, "unit count mismatch for %s: activations are %llux%llux%llu, the sheet is %lldx%lldx%lld '%s'",
-            LAYER_NAMES[layer], (unsigned long long)d[1], (unsigned long long)d[2], (unsigned long long)d[3],
-            (long long)dims[0], (long long)dims[1], (long long)dims[2], fn);
-    if (d[0] < 2) die(EXIT_USAGE, "activations %s hold %llu image(s); correlations need at least 2 '%s'", path,
-                      (unsigned long long)d[0], fn);
-    const int64_t U = dims[0] * dims[1] * dims[2];
-    const int N = (int)d[0];
+    ActReader *r = act_reader_open(acts, fn, LAYER_NAMES[layer], 0);
+    int64_t d[7];
+    int nd = act_reader_unit_dims(r, d);
+    if (nd != 3 || d[0] != dims[0] || d[1] != dims[1] || d[2] != dims[2])
+        die(EXIT_USAGE, "unit count mismatch for %s: the activations hold %lldx%lldx%lld%s, the sheet %lldx%lldx%lld '%s'",
+            LAYER_NAMES[layer], (long long)d[0], (long long)(nd > 1 ? d[1] : 1), (long long)(nd > 2 ? d[2] : 1),
+            nd > 3 ? "x..." : "", (long long)dims[0], (long long)dims[1], (long long)dims[2], fn);
+    const int64_t U = act_reader_units(r), N = act_reader_images(r);
+    if (N < 2) die(EXIT_USAGE, "activations of %s hold %lld image(s); correlations need at least 2 '%s'", LAYER_NAMES[layer], (long long)N, fn);
     float *a = xmalloc(sizeof(float) * (size_t)U * (size_t)N);
-    const int B = 16; /* images per read: bounded extra memory (B x U floats) */
-    float *buf = xmalloc(sizeof(float) * (size_t)U * B);
-    for (int n0 = 0; n0 < N; n0 += B) {
-        int nb = N - n0 < B ? N - n0 : B;
-        h5_read_rows(acts, path, H5IO_F32, (hsize_t)n0, (hsize_t)nb, buf);
+    const float *rows;
+    int64_t i0, nb;
+    while ((nb = act_reader_next(r, &rows, &i0)) > 0) {
 #pragma omp parallel for schedule(static)
         for (int64_t u = 0; u < U; u++)
-            for (int i = 0; i < nb; i++) a[u * N + n0 + i] = buf[(int64_t)i * U + u];
+            for (int64_t i = 0; i < nb; i++) a[u * N + i0 + i] = rows[i * U + u];
     }
-    free(buf);
-    free(path);
+    act_reader_close(r);
     free(fn);
-    *N_out = N;
+    *N_out = (int)N;
     return a;
 }

@@ -128,7 +128,8 @@ void sheet_grid_free(SheetGrid *g);
 enum { SHEET_POSITIONS = 1, SHEET_NEIGHBORHOODS = 2, SHEET_ALL = 3 };
 
 /* The responses of one layer's units for SwapOpt: /layers/<layer> of an activations artifact
- * (N,C,H,W) read a block of images at a time and transposed to a [U][N] array (returned; *N_out set).
+ * (N,C,H,W) streamed in blocks of images (actstream.h) and transposed to a [U][N] array (returned;
+ * *N_out set): memory = the result plus one block.
  * Dies (exit 2) naming the file when the layer is missing or its C,H,W differ from dims. */
 float *sheet_read_responses(hid_t acts, int layer, const int64_t dims[3], int *N_out);
 
