@@ -257,12 +257,14 @@ void swapopt_corr_block(const SwapoptProblem *p, const int32_t *units, int m, fl
     if (ldc < ncb * TC) die(EXIT_RUNTIME, "internal error: correlation block stride %d < %d", ldc, ncb * TC);
     float *bp = grow(&tl_bp, &tl_bp_cap, (size_t)ncb * TC * N);
     const float *zero = grow(&tl_zero, &tl_zero_cap, (size_t)N); /* stays all zero */
-    for (int cb = 0; cb < ncb; cb++) { /* pack: bp[cb][n][l] = z[units[cb*TC + l]][n] */
+    for (int cb = 0; cb < ncb; cb++) { /* pack: bp[cb][n][l] = z[units[cb*TC + l]][n], in L1-sized blocks */
         float *dst = bp + (size_t)cb * TC * N;
-        for (int l = 0; l < TC; l++) {
-            int k = cb * TC + l;
-            const float *src = k < m ? p->z + (size_t)units[k] * N : zero;
-            for (int n = 0; n < N; n++) dst[(size_t)n * TC + l] = src[n];
+        const float *src[TC];
+        for (int l = 0; l < TC; l++) src[l] = cb * TC + l < m ? p->z + (size_t)units[cb * TC + l] * N : zero;
+        for (int n0 = 0; n0 < N; n0 += 64) { /* 32 row streams at a time: the rows are scattered in z */
+            const int n1 = N - n0 < 64 ? N : n0 + 64;
+            for (int l = 0; l < TC; l++)
+                for (int n = n0; n < n1; n++) dst[(size_t)n * TC + l] = src[l][n];
         }
     }
     /* Tiles on or above the diagonal (the rest is mirrored: fma is symmetric in its factors). One
@@ -282,10 +284,11 @@ void swapopt_corr_block(const SwapoptProblem *p, const int32_t *units, int m, fl
             }
         }
     }
-    for (int a = 0; a < m; a++) {
-        C[(size_t)a * ldc + a] = p->dead[units[a]] ? 0.0f : 1.0f;
-        for (int b = 0; b < a; b++) C[(size_t)a * ldc + b] = C[(size_t)b * ldc + a];
-    }
+    for (int a0 = 0; a0 < m; a0 += 32) /* mirror the upper triangle, 32 x 32 blocks */
+        for (int b0 = 0; b0 <= a0; b0 += 32)
+            for (int a = a0; a < a0 + 32 && a < m; a++)
+                for (int b = b0; b < b0 + 32 && b < a; b++) C[(size_t)a * ldc + b] = C[(size_t)b * ldc + a];
+    for (int a = 0; a < m; a++) C[(size_t)a * ldc + a] = p->dead[units[a]] ? 0.0f : 1.0f;
 }
 
 /* ---- attempts ---------------------------------------------------------------------------------- */
