@@ -468,6 +468,18 @@ SheetLayer *sheet_read_layer(hid_t f, int layer, int what) {
     return L;
 }
 
+void sheet_copy_layer(hid_t src, hid_t dst, int layer) {
+    char *g = layer_group(layer);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    if (H5Ocopy(src, g, dst, g, H5P_DEFAULT, lcpl) < 0) {
+        char *fn = h5_file_name(dst);
+        die(EXIT_RUNTIME, "cannot copy sheet layer %s into '%s'", LAYER_NAMES[layer], fn);
+    }
+    H5Pclose(lcpl);
+    free(g);
+}
+
 void sheet_layer_free(SheetLayer *L) {
     if (!L) return;
     free(L->positions);

@@ -141,6 +141,8 @@ int sheet_has_layer(hid_t f, int layer);
 SheetLayer *sheet_read_layer(hid_t f, int layer, int what);
 /* Writes /layers/<layer>/... with every attribute. */
 void sheet_write_layer(hid_t f, const SheetLayer *L);
+/* Copies /layers/<layer> (datasets as stored, compressed chunks included, and attributes). */
+void sheet_copy_layer(hid_t src, hid_t dst, int layer);
 void sheet_layer_free(SheetLayer *L);
 
 /* All layers in one go: layer[i] is NULL where the file lacks layer i or (mask bit i) = 0. */

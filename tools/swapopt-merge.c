@@ -73,8 +73,8 @@ int main(int argc, char **argv) {
         int i = from[l] >= 0 ? from[l] : 0;
         if (!sheet_has_layer(f[i], l)) continue;
         if (from[l] < 0) warn("layer %s was not optimised in any part; copied from '%s'", LAYER_NAMES[l], g_run.pos[0]);
-        SheetLayer *L = sheet_read_layer(f[i], l, SHEET_ALL);
-        sheet_write_layer(out->file, L);
+        SheetLayer *L = sheet_read_layer(f[i], l, 0);
+        sheet_copy_layer(f[i], out->file, l);
         if (L->swapped)
             printf("%-9s from %s: loss %.6f -> %.6f, %lld of %lld attempts accepted\n", LAYER_NAMES[l], g_run.pos[i],
                    L->loss_before, L->loss_after, (long long)L->accepted, (long long)L->attempts);

@@ -97,8 +97,12 @@ int main(int argc, char **argv) {
     free(src);
     for (int l = 0; l < N_LAYERS; l++) {
         if (!sheet_has_layer(fs, l)) continue;
+        if (!(mask & (1u << l))) { /* copied as stored */
+            sheet_copy_layer(fs, out->file, l);
+            continue;
+        }
         SheetLayer *L = sheet_read_layer(fs, l, SHEET_ALL);
-        if (mask & (1u << l)) {
+        {
             int N;
             float *z = sheet_read_responses(fa, l, L->dims, &N);
             uint8_t *dead = xmalloc((size_t)L->units);
