@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # swapopt_bench.sh MODE: the SwapOpt benchmark behind tests/bench/swapopt.mk (run from the repo root).
 #   cpu       paper sheet (224 px, width 1), synthetic grating-like responses of layer4.1 (640 images);
-#             the same BENCH_NUMPY_ATTEMPTS attempts (default 10000) in tests/bench/swapopt_numpy.py
+#             the same BENCH_NUMPY_ATTEMPTS attempts (default 20000) in tests/bench/swapopt_numpy.py
 #             (the official algorithm in NumPy, /usr/bin/python3) and in our swapopt on the CPU; prints
 #             attempts/s of both and whether they reached the same positions; then our swapopt alone for
 #             BENCH_ATTEMPTS (default 1000000) attempts.
@@ -20,7 +20,7 @@ export TDANN_GZIP=${TDANN_GZIP:-1}
 attempts_per_s() { sed -n 's/.*s, \([0-9.e+]*\) attempts\/s.*/\1/p' "$1" | head -1; }
 case "$MODE" in
 cpu)
-  NA=${BENCH_NUMPY_ATTEMPTS:-10000}
+  NA=${BENCH_NUMPY_ATTEMPTS:-20000}
   NB=${BENCH_ATTEMPTS:-1000000}
   [ -f "$W/acts41.h5" ] || { echo "== synthetic responses (layer4.1, 640 images)"; $SYN "$W/sheet.h5" "$W/acts41.h5" 640 layer4.1; }
   echo "== $NA attempts on layer4.1 (25088 units, 640 images), NumPy (official algorithm) vs ours ($(nproc) CPU cores)"
