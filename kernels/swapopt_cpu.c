@@ -261,10 +261,15 @@ void swapopt_corr_block(const SwapoptProblem *p, const int32_t *units, int m, fl
         float *dst = bp + (size_t)cb * TC * N;
         const float *src[TC];
         for (int l = 0; l < TC; l++) src[l] = cb * TC + l < m ? p->z + (size_t)units[cb * TC + l] * N : zero;
-        for (int n0 = 0; n0 < N; n0 += 64) { /* 32 row streams at a time: the rows are scattered in z */
+        const float *nxt[TC]; /* the next block's rows, fetched one stretch ahead (z rows are scattered in DRAM) */
+        for (int l = 0; l < TC; l++) nxt[l] = (cb + 1) * TC + l < m ? p->z + (size_t)units[(cb + 1) * TC + l] * N : NULL;
+        for (int n0 = 0; n0 < N; n0 += 64) { /* 32 row streams at a time */
             const int n1 = N - n0 < 64 ? N : n0 + 64;
-            for (int l = 0; l < TC; l++)
+            for (int l = 0; l < TC; l++) {
+                if (nxt[l])
+                    for (int n = n0; n < n1; n += 16) __builtin_prefetch(nxt[l] + n, 0, 3);
                 for (int n = n0; n < n1; n++) dst[(size_t)n * TC + l] = src[l][n];
+            }
         }
     }
     /* Tiles on or above the diagonal (the rest is mirrored: fma is symmetric in its factors). One
