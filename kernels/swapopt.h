@@ -4,7 +4,8 @@
  * The algorithm per layer (as the official code, differences marked *):
  * - W = ceil(attempts / attempts_per_window) windows. Window w: a square of side `width` (the
  *   layer's neighbourhood width) with lower-left corner uniform in [min, max - width] per axis of
- *   the positions; its units are those inside (bounds inclusive), in ascending unit index; windows
+ *   the positions (* a window wider than the sheet, as in tiny models, covers all of it; the
+ *   official code asserts); its units are those inside (bounds inclusive), in ascending unit index; windows
  *   with fewer than min_units units are skipped; with max_units or more units, max_units of them
  *   are drawn without replacement (in draw order, as numpy's choice).
  * - In a window of m units: C = the m x m Pearson correlations of the units' responses (NaN -> 0, so
