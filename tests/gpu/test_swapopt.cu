@@ -112,7 +112,7 @@ static int compare_backends(GSynth *s, int64_t attempts, int pair_rng, int64_t *
     return ok;
 }
 
-TEST(gpu_swapopt_small_windows_match_cpu) {
+TEST(cuda_swapopt_small_windows_match_cpu) {
     if (cuda_device_count() == 0) SKIP("no CUDA device");
     GSynth *s = gsynth(16, 8, 48, 30, 11); /* ~40 units per window, 30 dead units */
     int64_t acc;
@@ -122,7 +122,7 @@ TEST(gpu_swapopt_small_windows_match_cpu) {
     gsynth_free(s);
 }
 
-TEST(gpu_swapopt_large_windows_match_cpu) {
+TEST(cuda_swapopt_large_windows_match_cpu) {
     if (cuda_device_count() == 0) SKIP("no CUDA device");
     GSynth *s = gsynth(256, 8, 96, 100, 12); /* ~600 units per window, subsampled to 500 */
     int64_t acc;
