@@ -16,9 +16,6 @@
 #include <string.h>
 #include <omp.h>
 
-#ifndef _Noreturn
-#define _Noreturn __attribute__((noreturn)) /* error.h is C11 */
-#endif
 extern "C" {
 #include "error.h"
 #include "progress.h"

@@ -8,9 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef _Noreturn
-#define _Noreturn __attribute__((noreturn)) /* error.h is C11 */
-#endif
 #include "test.h"
 extern "C" {
 #include "device.h"
