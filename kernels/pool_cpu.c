@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu_util.h"
 #include "error.h"
 
 PoolShape pool_shape(int n, int c, int h, int w, int k, int stride, int pad) {
@@ -15,31 +16,51 @@ PoolShape pool_shape(int n, int c, int h, int w, int k, int stride, int pad) {
     return s;
 }
 
+/* Max pool as two separable passes per plane: row maxima over the kw taps (hm/hi: value and input
+ * index per input row and output column), then the maximum of k row maxima. Ties go to the
+ * first maximum in row-major window order and a NaN always replaces (PyTorch's CPU rule
+ * val > max || isnan(val), so the last NaN wins): both passes apply that rule in scan order, which
+ * gives the same winner as one row-major scan. */
 void maxpool_forward_cpu(const PoolShape *s, const float *x, float *y, int32_t *argmax) {
-    const int planes = s->n * s->c;
-    const size_t in = (size_t)s->h * s->w, out = (size_t)s->hout * s->wout;
-#pragma omp parallel for schedule(static)
-    for (int pl = 0; pl < planes; pl++) {
-        const float *xp = x + pl * in;
-        float *yp = y + pl * out;
-        int32_t *ap = argmax + pl * out;
-        for (int oh = 0; oh < s->hout; oh++) {
-            int h0 = oh * s->stride - s->pad, kh0 = h0 < 0 ? -h0 : 0, kh1 = s->h - h0 < s->k ? s->h - h0 : s->k;
-            for (int ow = 0; ow < s->wout; ow++) {
-                int w0 = ow * s->stride - s->pad, kw0 = w0 < 0 ? -w0 : 0, kw1 = s->w - w0 < s->k ? s->w - w0 : s->k;
-                /* the window's in-image part, scanned in row-major order; the first maximum wins
-                 * and a NaN always replaces (PyTorch's CPU rule: val > max || isnan(val)) */
-                int32_t bi = (h0 + kh0) * s->w + w0 + kw0;
-                float best = xp[bi];
-                for (int kh = kh0; kh < kh1; kh++) {
-                    const int32_t row = (h0 + kh) * s->w + w0;
-                    for (int kw = kw0; kw < kw1; kw++) {
-                        float v = xp[row + kw];
-                        if (v > best || v != v) { best = v; bi = row + kw; }
+    const int planes = s->n * s->c, k = s->k, st = s->stride, pad = s->pad, W = s->w, wo = s->wout;
+    const size_t in = (size_t)s->h * W, out = (size_t)s->hout * wo;
+#pragma omp parallel
+    {
+        float *hm = kcpu_scratch(0, (size_t)s->h * wo);
+        int32_t *hi = (int32_t *)kcpu_scratch(1, (size_t)s->h * wo);
+#pragma omp for schedule(static)
+        for (int pl = 0; pl < planes; pl++) {
+            const float *xp = x + pl * in;
+            for (int ih = 0; ih < s->h; ih++) {
+                const float *xr = xp + (size_t)ih * W;
+                float *m = hm + (size_t)ih * wo;
+                int32_t *mi = hi + (size_t)ih * wo;
+                for (int ow = 0; ow < wo; ow++) {
+                    int w0 = ow * st - pad, kw0 = w0 < 0 ? -w0 : 0, kw1 = W - w0 < k ? W - w0 : k;
+                    float best = xr[w0 + kw0];
+                    int32_t bi = w0 + kw0;
+                    for (int kw = kw0 + 1; kw < kw1; kw++) {
+                        float v = xr[w0 + kw];
+                        if (v > best || v != v) { best = v; bi = w0 + kw; }
                     }
+                    m[ow] = best;
+                    mi[ow] = ih * W + bi;
                 }
-                yp[oh * s->wout + ow] = best;
-                ap[oh * s->wout + ow] = bi;
+            }
+            float *yp = y + pl * out;
+            int32_t *ap = argmax + pl * out;
+            for (int oh = 0; oh < s->hout; oh++) {
+                int h0 = oh * st - pad, kh0 = h0 < 0 ? -h0 : 0, kh1 = s->h - h0 < k ? s->h - h0 : k;
+                float *yo = yp + (size_t)oh * wo;
+                int32_t *ao = ap + (size_t)oh * wo;
+                memcpy(yo, hm + (size_t)(h0 + kh0) * wo, sizeof(float) * (size_t)wo);
+                memcpy(ao, hi + (size_t)(h0 + kh0) * wo, sizeof(int32_t) * (size_t)wo);
+                for (int kh = kh0 + 1; kh < kh1; kh++) {
+                    const float *m = hm + (size_t)(h0 + kh) * wo;
+                    const int32_t *mi = hi + (size_t)(h0 + kh) * wo;
+                    for (int ow = 0; ow < wo; ow++)
+                        if (m[ow] > yo[ow] || m[ow] != m[ow]) { yo[ow] = m[ow]; ao[ow] = mi[ow]; }
+                }
             }
         }
     }

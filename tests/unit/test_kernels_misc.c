@@ -1,5 +1,5 @@
 /* test_kernels_misc.c: the smaller CPU kernels: max pool (forward against a direct loop, tie
- * rule, backward by finite differences), global average pool, ReLU, linear, SGD with momentum /
+ * and NaN rules, backward by finite differences), global average pool, ReLU, linear, SGD with momentum /
  * weight decay / Nesterov against PyTorch's update written out, and the cosine schedule. */
 #include <math.h>
 #include <stdio.h>
@@ -58,6 +58,16 @@ TEST(kernels_maxpool) {
     int32_t ta[1];
     maxpool_forward_cpu(&t, tx, ty, ta);
     CHECK_EQ_INT(ta[0], 0);
+    /* a NaN always replaces, so the last NaN in row-major window order wins */
+    PoolShape u = pool_shape(1, 1, 3, 3, 3, 1, 0);
+    float ux[9] = {1, 2, NAN, NAN, 5, 0, 7, 8, 3}, uy[1];
+    int32_t ua[1];
+    maxpool_forward_cpu(&u, ux, uy, ua);
+    CHECK_EQ_INT(ua[0], 3);
+    CHECK(isnan(uy[0]));
+    float vx[9] = {1, 9, 2, 9, 0, 0, 9, 0, 0};
+    maxpool_forward_cpu(&u, vx, uy, ua);
+    CHECK_EQ_INT(ua[0], 1);
     free(c.x); free(c.y); free(c.r); free(c.am); free(ref); free(dx);
 }
 
