@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "cpu_util.h"
@@ -27,6 +28,7 @@ double spatial_loss_cpu(int kind, const float *x, int n, long row_stride, const 
     unsigned char *zero = xmalloc((size_t)k);
     double *R = xmalloc(sizeof(double) * (size_t)k * k);
     double *Rv = xmalloc(sizeof(double) * P), *Dv = xmalloc(sizeof(double) * P);
+#pragma omp parallel for schedule(static)
     for (int a = 0; a < k; a++) {
         double m = 0;
         for (int i = 0; i < n; i++) m += x[i * row_stride + units[a]];
@@ -41,7 +43,13 @@ double spatial_loss_cpu(int kind, const float *x, int n, long row_stride, const 
         sig[a] = zero[a] ? sqrt((double)(n - 1)) : sqrt(ss);
         for (int i = 0; i < n; i++) Y[(size_t)i * k + a] /= sig[a];
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, n, 1.0, Y, k, Y, k, 0.0, R, k);
+    /* R = Y^T Y, rows of R split over the threads (BLAS is single-threaded, cpu_util.h) */
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int a0 = (int)((long)k * t / nt), a1 = (int)((long)k * (t + 1) / nt);
+        if (a1 > a0) cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1 - a0, k, n, 1.0, Y + a0, k, Y, k, 0.0, R + (size_t)a0 * k, k);
+    }
     size_t p = 0;
     double mR = 0, mD = 0;
     for (int a = 1; a < k; a++)
@@ -89,22 +97,33 @@ double spatial_loss_cpu(int kind, const float *x, int n, long row_stride, const 
                 if (raw < -1 || raw > 1) g = 0;
                 R[(size_t)a * k + b] = R[(size_t)b * k + a] = g;
             }
-        double *dY = xmalloc(sizeof(double) * (size_t)n * k);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, k, k, 1.0, Y, k, R, k, 0.0, dY, k);
-        for (int a = 0; a < k; a++) {
-            double dot = 0;
-            if (!zero[a])
-                for (int i = 0; i < n; i++) dot += Y[(size_t)i * k + a] * dY[(size_t)i * k + a];
-            double mean = 0;
-            for (int i = 0; i < n; i++) {
-                double v = (dY[(size_t)i * k + a] - Y[(size_t)i * k + a] * dot) / sig[a];
-                dY[(size_t)i * k + a] = v;
-                mean += v;
+        double *dY = xmalloc(sizeof(double) * (size_t)n * k), *cmean = xmalloc(sizeof(double) * (size_t)k);
+#pragma omp parallel
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int i0 = (int)((long)n * t / nt), i1 = (int)((long)n * (t + 1) / nt);
+            if (i1 > i0) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, k, k, 1.0, Y + (size_t)i0 * k, k, R, k, 0.0, dY + (size_t)i0 * k, k);
+#pragma omp barrier
+#pragma omp for schedule(static)
+            for (int a = 0; a < k; a++) { /* dY column a -> centred dXc column a */
+                double dot = 0;
+                if (!zero[a])
+                    for (int i = 0; i < n; i++) dot += Y[(size_t)i * k + a] * dY[(size_t)i * k + a];
+                double mean = 0;
+                for (int i = 0; i < n; i++) {
+                    double v = (dY[(size_t)i * k + a] - Y[(size_t)i * k + a] * dot) / sig[a];
+                    dY[(size_t)i * k + a] = v;
+                    mean += v;
+                }
+                cmean[a] = mean / n;
             }
-            mean /= n;
-            for (int i = 0; i < n; i++) dx[i * row_stride + units[a]] += (float)(scale * (dY[(size_t)i * k + a] - mean));
+            /* rows split over threads, units in order inside a row: repeated units add up safely */
+#pragma omp for schedule(static)
+            for (int i = 0; i < n; i++)
+                for (int a = 0; a < k; a++) dx[i * row_stride + units[a]] += (float)(scale * (dY[(size_t)i * k + a] - cmean[a]));
         }
         free(dY);
+        free(cmean);
     }
     free(Y);
     free(sig);
