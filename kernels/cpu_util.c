@@ -13,25 +13,40 @@
 
 #include "error.h"
 
-/* OpenBLAS picks its kernels from the CPU model number when it is loaded. Debian 12's 0.3.21 does
- * not know recent Intel models (e.g. family 6 model 207, Emerald Rapids) and falls back to the
- * generic "Prescott" SSE3 kernels, which made a training step 3-5x slower. It honours
- * OPENBLAS_CORETYPE, but only at load time, so before main() this re-executes the program once
- * with OPENBLAS_CORETYPE set from the CPU's features (SkylakeX for AVX-512, Haswell for AVX2+FMA).
- * Nothing happens when OPENBLAS_CORETYPE is already set, when OpenBLAS recognised the CPU, or
- * with TDANN_BLAS_NO_REEXEC=1; if the re-exec fails the program just goes on. */
-__attribute__((constructor)) static void kcpu_blas_kernels(void) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("TDANN_BLAS_NO_REEXEC")) return;
+/* Process environment for the CPU kernels, fixed before main() by re-executing the program once
+ * (both settings are read only when the libraries are loaded):
+ * - OPENBLAS_CORETYPE: OpenBLAS picks its kernels from the CPU model number. Debian 12's 0.3.21
+ *   does not know recent Intel models (e.g. family 6 model 207, Emerald Rapids) and falls back to
+ *   its generic "Prescott" SSE3 kernels, which made a training step 3-5x slower; then SkylakeX
+ *   (AVX-512) or Haswell (AVX2 + FMA) is chosen from the CPU's features.
+ * - OMP_WAIT_POLICY=PASSIVE unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set: libgomp's default
+ *   spinning at the end of every parallel region made a training step 3x slower on a shared
+ *   machine (threads spin while the core they wait for runs another process); passive waiting
+ *   costs a few microseconds per region on an idle machine.
+ * TDANN_NO_REEXEC=1 leaves the environment alone; if the re-exec fails the program just goes on. */
+__attribute__((constructor)) static void kcpu_environment(void) {
+    if (getenv("TDANN_NO_REEXEC")) return;
+    int change = 0;
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        change = 1;
+    }
     const char *core = openblas_get_corename();
-    if (!core || strcasecmp(core, "prescott") != 0) return;
-    __builtin_cpu_init();
-    const char *want = NULL;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq"))
-        want = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        want = "Haswell";
-    if (!want) return;
+    if (!getenv("OPENBLAS_CORETYPE") && core && strcasecmp(core, "prescott") == 0) {
+        __builtin_cpu_init();
+        const char *want = NULL;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512dq"))
+            want = "SkylakeX";
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            want = "Haswell";
+        if (want) {
+            setenv("OPENBLAS_CORETYPE", want, 1);
+            change = 1;
+        }
+    }
+    if (!change) return;
+    setenv("TDANN_NO_REEXEC", "1", 1); /* once: the new image keeps whatever it got */
     FILE *f = fopen("/proc/self/cmdline", "rb");
     if (!f) return;
     static char buf[1 << 16];
@@ -44,7 +59,6 @@ __attribute__((constructor)) static void kcpu_blas_kernels(void) {
     int argc = 0;
     for (size_t i = 0; i < len && argc < 4095; i += strlen(buf + i) + 1) args[argc++] = buf + i;
     args[argc] = NULL;
-    setenv("OPENBLAS_CORETYPE", want, 1);
     execv("/proc/self/exe", args);
 }
 

@@ -6,8 +6,9 @@
  * Scratch: kcpu_scratch(slot, n) returns a per-thread buffer of at least n floats that grows and is
  * reused (slots 0..KCPU_SLOTS-1 are independent buffers of the calling thread); its contents are
  * undefined on return.
- * OpenBLAS kernels: see cpu_util.c (a program that links the CPU kernels re-executes itself once at
- * start when OpenBLAS 0.3.21 fails to recognise the CPU; TDANN_BLAS_NO_REEXEC=1 disables that).
+ * Environment: a program that links the CPU kernels re-executes itself once at start to set
+ * OMP_WAIT_POLICY=PASSIVE (unless set) and, where OpenBLAS 0.3.21 fails to recognise the CPU,
+ * OPENBLAS_CORETYPE; see cpu_util.c. TDANN_NO_REEXEC=1 disables that.
  */
 #ifndef TDANN_CPU_UTIL_H
 #define TDANN_CPU_UTIL_H

@@ -3,10 +3,12 @@
 # native engine and in PyTorch (Debian's /usr/bin/python3, same thread count) in the same run;
 # prints images/s of both (every view counted as an image) and the ratio native / PyTorch.
 # Not a test. Variables: BENCH_THREADS (default: all cores), BENCH_STEPS (timed steps, default 3),
-# BENCH_ARGS (extra arguments for both, e.g. "--images 32").
+# BENCH_WAIT (OMP_WAIT_POLICY for both, default PASSIVE as the toolkit's programs use, see
+# kernels/cpu_util.c), BENCH_ARGS (extra arguments for both, e.g. "--images 32").
 
 BENCH_THREADS ?= $(shell nproc)
 BENCH_STEPS ?= 3
+BENCH_WAIT ?= PASSIVE
 BENCH_ARGS ?=
 
 $(B)/bench/cpu-step: tests/bench/cpu_step.c $(B)/libtdann.a
@@ -16,7 +18,8 @@ $(B)/bench/cpu-step: tests/bench/cpu_step.c $(B)/libtdann.a
 .PHONY: bench-cpu-step
 bench-cpu-step: $(B)/bench/cpu-step
 	@set -e; \
-	echo "load average before: $$(cut -d' ' -f1-3 /proc/loadavg) on $$(nproc) cores"; \
+	echo "load average before: $$(cut -d' ' -f1-3 /proc/loadavg) on $$(nproc) cores; OMP_WAIT_POLICY=$(BENCH_WAIT)"; \
+	export OMP_WAIT_POLICY=$(BENCH_WAIT); \
 	$(B)/bench/cpu-step --threads $(BENCH_THREADS) --steps $(BENCH_STEPS) $(BENCH_ARGS) | tee $(B)/bench/native.txt; \
 	/usr/bin/python3 tests/bench/torch_cpu_step.py --threads $(BENCH_THREADS) --steps $(BENCH_STEPS) $(BENCH_ARGS) | tee $(B)/bench/torch.txt; \
 	a=$$(sed -n 's/^native_images_per_s=//p' $(B)/bench/native.txt); \
