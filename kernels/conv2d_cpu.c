@@ -330,13 +330,23 @@ void conv2d_backward_filter_cpu(const Conv2dShape *s, const float *x, const floa
         /* implicit barrier: every partial is complete. Sum them (and undo the channels-last
          * permutation of K) into dw. */
 #pragma omp for schedule(static)
-        for (int o = 0; o < s->cout; o++)
-            for (int j = 0; j < K; j++) {
-                float v = 0;
-                for (int u = 0; u < used; u++) v += part[u][(size_t)o * K + j];
-                /* channels-last K index j = tap * cin + c  ->  OIHW index c * kk + tap */
-                size_t d = (size_t)o * K + (cl ? (size_t)(j % s->cin) * kk + j / s->cin : (size_t)j);
-                dw[d] = accumulate ? dw[d] + v : v;
+        for (int o = 0; o < s->cout; o++) {
+            float *row = part[0] + (size_t)o * K; /* thread 0's partial receives the sum */
+            for (int u = 1; u < used; u++) {
+                const float *pu = part[u] + (size_t)o * K;
+                for (int j = 0; j < K; j++) row[j] += pu[j];
             }
+            float *d = dw + (size_t)o * K;
+            if (!cl) {
+                for (int j = 0; j < K; j++) d[j] = accumulate ? d[j] + row[j] : row[j];
+                continue;
+            }
+            /* channels-last K index tap * cin + c  ->  OIHW index c * kk + tap */
+            for (int c = 0; c < s->cin; c++)
+                for (int tap = 0; tap < kk; tap++) {
+                    float v = row[(size_t)tap * s->cin + c];
+                    d[(size_t)c * kk + tap] = accumulate ? d[(size_t)c * kk + tap] + v : v;
+                }
+        }
     }
 }
