@@ -15,7 +15,7 @@ Layout of each file (float32 unless noted; tensors in PyTorch layouts, names tor
          lr, momentum, weight_decay, nesterov, steps
   /images uint8 (n,S,S,3)    rows 0..n/2-1 view A, n/2..n-1 view B (SimCLR)
   /labels int32 (n)          supervised only
-  /init/params/<name>, /init/buffers/<name> (running_mean, running_var)
+  (no initial state: hash_init() below defines it, and the C test computes the same values)
   /forward/layers/<layer> (n,C,H,W)   block outputs, train-mode forward of the initial params
   /forward/features (n,F), /forward/output (n,out_dim) (head output before normalisation)
   /spatial/<layer>/units int32 (k), /spatial/<layer>/coords (k,2), attrs alpha, kind ("rel"|"abs")
@@ -145,16 +145,45 @@ def to_input(images):
     return (x - MEAN) / STD
 
 
-def perturb_bn(model, rng):
-    """Non-trivial BN affine parameters and running statistics, so that the test sees them."""
+def hash_uniform(count, salt):
+    """count values in [-1, 1), exactly representable in float32: splitmix64 of (salt << 32) + i,
+    top 24 bits. tests/unit/test_engine_golden.c computes the same numbers."""
+    with np.errstate(over="ignore"):
+        z = (np.uint64(salt) << np.uint64(32)) + np.arange(count, dtype=np.uint64)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(40)).astype(np.float64) / 2.0 ** 23 - 1.0)
+
+
+def hash_init(model):
+    """Deterministic initial state from hash_uniform, so that the fixtures need not store it:
+    parameter i (named_parameters order) uses salt i, buffer j (running_mean/var in
+    named_buffers order) salt 1000 + j. conv: sqrt(3) * kaiming-normal std * u; BN weight 1 + 0.2u,
+    bias 0.1u; linear weight and bias u / sqrt(fan_in); running_mean 0.1u, running_var 1.25 + 0.75u.
+    Values are computed in float64 and rounded to float32."""
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(torch.from_numpy(1 + 0.2 * rng.standard_normal(c)).float())
-                m.bias.copy_(torch.from_numpy(0.1 * rng.standard_normal(c)).float())
-                m.running_mean.copy_(torch.from_numpy(0.1 * rng.standard_normal(c)).float())
-                m.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, c)).float())
+        fan_in = None
+        for i, (name, p) in enumerate(model.named_parameters()):
+            u = hash_uniform(p.numel(), i).reshape(p.shape)
+            if p.dim() == 4:
+                v = np.sqrt(3.0) * np.sqrt(2.0 / (p.shape[0] * p.shape[2] * p.shape[3])) * u
+            elif p.dim() == 2:
+                fan_in = p.shape[1]
+                v = u / np.sqrt(fan_in)
+            elif ".bn" in name or name.startswith("bn") or "downsample.1" in name:
+                v = 1.0 + 0.2 * u if name.endswith("weight") else 0.1 * u
+            else:  # linear bias
+                v = u / np.sqrt(fan_in)
+            p.copy_(torch.from_numpy(v.astype(np.float32)))
+        j = 0
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean") or name.endswith("running_var"):
+                u = hash_uniform(b.numel(), 1000 + j)
+                v = 0.1 * u if name.endswith("running_mean") else 1.25 + 0.75 * u
+                b.copy_(torch.from_numpy(v.astype(np.float32)))
+                j += 1
 
 
 def pick_units(out, k, rng):
@@ -189,7 +218,7 @@ def generate(path, width, S, task, n_img, steps, lr, momentum, wd, nesterov, spa
     rng = np.random.default_rng(seed)
     T = 0.1
     model = NarrowResNet18(width, task)
-    perturb_bn(model, rng)
+    hash_init(model)
     model = model.double()  # float32 initial values, float64 arithmetic (see the top comment)
     model.train()
     if task == "simclr":
@@ -226,7 +255,7 @@ def generate(path, width, S, task, n_img, steps, lr, momentum, wd, nesterov, spa
         put(f, "images", images)
         if labels is not None:
             put(f, "labels", labels)
-        write_state(f.create_group("init"), model)
+        f.attrs["init"] = "hash_init() of tests/golden/gen_engine.py (not stored)"
         for li, (units, coords, kind, alpha) in terms.items():
             g = f.create_group("spatial/" + LAYERS[li])
             put(g, "units", units)
