@@ -82,7 +82,7 @@ class NarrowResNet18(nn.Module):
             self.head = nn.Sequential(nn.Linear(c[3], c[3]), nn.ReLU(inplace=True), nn.Linear(c[3], proj_dim))
         else:
             self.fc = nn.Linear(c[3], num_classes)
-        for m in self.modules():  # torchvision's initialisation
+        for m in self.modules():  # torchvision's initialisation (the fixtures then use hash_init)
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
