@@ -147,6 +147,8 @@ struct EngineCuda {
     int have_graph, have_warm;
     StepCtx gkey, warm_key;
 
+    int last_train; /* the last forward ran in training mode (loss_backward needs its batch statistics) */
+
     float *stage;
     size_t stage_floats;
     double stem_t4, stem_t8; /* bf16 stem probe: fwd + wgrad ms with 4 / 8 input channels (0: not probed) */
@@ -817,15 +819,19 @@ void ec_free(Engine *eb) {
 
 const char *ec_describe(const Engine *eb) { return ECc(eb)->desc; }
 
+/* State uploads go through the engine's stream: a plain cudaMemcpy runs on the legacy default
+ * stream, which does not order against e->st (created non-blocking), and from pageable memory it
+ * may return before the data has landed, so the bf16 weight copy below could read stale values. */
 void ec_set_params(Engine *eb, const float *params, const float *bufs, const int64_t *nb) {
     EngineCuda *e = EC(eb);
     sync(e);
     if (params) {
         canon_to_internal(e, params, e->h_tmp);
-        CUDA_CHECK(cudaMemcpy(e->params, e->h_tmp, e->P * sizeof(float), cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpyAsync(e->params, e->h_tmp, e->P * sizeof(float), cudaMemcpyHostToDevice, e->st));
         if (e->is_bf16) cuk_f32_to_bf16(e->st, e->convw16, e->params, e->n_conv);
     }
-    if (bufs) CUDA_CHECK(cudaMemcpy(e->bufs, bufs, e->m->bufs_numel * sizeof(float), cudaMemcpyHostToDevice));
+    if (bufs)
+        CUDA_CHECK(cudaMemcpyAsync(e->bufs, bufs, e->m->bufs_numel * sizeof(float), cudaMemcpyHostToDevice, e->st));
     if (nb) memcpy(e->num_batches, nb, sizeof(int64_t) * (size_t)e->m->nbn);
     sync(e);
 }
@@ -845,7 +851,8 @@ void ec_set_momentum(Engine *eb, const float *mom) {
     EngineCuda *e = EC(eb);
     sync(e);
     canon_to_internal(e, mom, e->h_tmp);
-    CUDA_CHECK(cudaMemcpy(e->mom, e->h_tmp, e->P * sizeof(float), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpyAsync(e->mom, e->h_tmp, e->P * sizeof(float), cudaMemcpyHostToDevice, e->st));
+    sync(e);
 }
 
 void ec_get_momentum(Engine *eb, float *mom) {
@@ -876,6 +883,7 @@ void ec_forward(Engine *eb, const uint8_t *images, int n, int train) {
     }
     enqueue_forward(e, p, src, n, train);
     if (train) count_batch(e);
+    e->last_train = train;
     sync(e);
 }
 
@@ -916,6 +924,8 @@ void ec_read_output(Engine *eb, float *out) {
 void ec_loss_backward(Engine *eb, const LossSpec *spec, LossValues *out) {
     EngineCuda *e = EC(eb);
     int n = eb->rows;
+    /* an eval-mode forward has replaced the batch statistics (scale/shift) the backward reads */
+    if (!e->last_train) die(EXIT_RUNTIME, "internal: loss_backward after an eval-mode forward");
     StepCtx c;
     make_ctx(e, spec, n, &c);
     NPlan *p = get_plan(e, n);
@@ -992,6 +1002,7 @@ void ec_train_step(Engine *eb, const uint8_t *images, int n, const LossSpec *ls,
         }
     }
     count_batch(e);
+    e->last_train = 1;
     read_losses(e, &c, ls, out);
 }
 
