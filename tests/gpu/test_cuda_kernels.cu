@@ -138,6 +138,12 @@ TEST(cuda_bn_forward) {
         bn_fwd_case(&r, bf, 513, 7);     /* width 1 */
         bn_fwd_case(&r, bf, 41, 2056);   /* more than 256 channel groups: two channel tiles */
         bn_fwd_case(&r, bf, 70001, 8);   /* many row chunks */
+        /* the channel counts of width 0.3 (odd-width engine test): 19 and 77 (width 1), 38 and
+         * 154 (bf16 width 2, fp32 width 2) */
+        bn_fwd_case(&r, bf, 2049, 19);
+        bn_fwd_case(&r, bf, 1031, 38);
+        bn_fwd_case(&r, bf, 515, 77);
+        bn_fwd_case(&r, bf, 131, 154);
     }
 }
 
@@ -246,6 +252,8 @@ TEST(cuda_bn_backward) {
             bn_bwd_case(&r, bf, 2999, 64, v);
             bn_bwd_case(&r, bf, 301, 20, v);
             bn_bwd_case(&r, bf, 37, 2056, v);
+            bn_bwd_case(&r, bf, 1031, 38, v); /* width 0.3 channel counts (see cuda_bn_forward) */
+            bn_bwd_case(&r, bf, 515, 77, v);
         }
 }
 
@@ -347,6 +355,7 @@ TEST(cuda_stem_pool) {
         stem_case(&r, bf, 3, 13, 13, 16);
         stem_case(&r, bf, 2, 16, 10, 64);
         stem_case(&r, bf, 2, 9, 9, 6);
+        stem_case(&r, bf, 2, 16, 16, 19); /* width 0.3 stem (vector width 1) */
     }
 }
 
@@ -832,6 +841,15 @@ TEST(cuda_conv_cudnn) {
         conv_case(&r, h, bf, 1, 2, 16, 16, 12, 32, 3, 2, 1, 1);  /* deterministic algorithms */
         conv_case(&r, h, bf, 0, 2, 16, 16, 12, 32, 1, 2, 0, 1);  /* downsample 1x1/2 */
         conv_case(&r, h, bf, 0, 2, bf ? 8 : 4, 3, 20, 16, 7, 2, 3, 0); /* stem: padded input channels, no dgrad */
+        if (bf) conv_case(&r, h, bf, 0, 2, 4, 3, 20, 16, 7, 2, 3, 0);   /* bf16 stem with 4 input channels (the engine may pick 4) */
+        /* width 0.3 (odd-width engine test): channel counts 19, 38, 77, 154 */
+        conv_case(&r, h, bf, 0, 2, 4, 3, 20, 19, 7, 2, 3, 0);           /* stem 3 (padded to 4) -> 19 */
+        if (bf) conv_case(&r, h, bf, 0, 2, 8, 3, 20, 19, 7, 2, 3, 0);   /* stem 3 (padded to 8) -> 19 */
+        conv_case(&r, h, bf, 0, 2, 19, 19, 8, 19, 3, 1, 1, 1);          /* layer1 */
+        conv_case(&r, h, bf, 0, 2, 19, 19, 8, 38, 3, 2, 1, 1);          /* layer2.0 conv1 */
+        conv_case(&r, h, bf, 0, 2, 19, 19, 8, 38, 1, 2, 0, 1);          /* layer2.0 downsample */
+        conv_case(&r, h, bf, 0, 2, 77, 77, 4, 154, 3, 2, 1, 1);         /* layer4.0 conv1 */
+        conv_case(&r, h, bf, 1, 2, 77, 77, 4, 77, 3, 1, 1, 1);          /* deterministic, odd both sides */
     }
     cudnnDestroy(h);
 }
