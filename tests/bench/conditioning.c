@@ -10,7 +10,8 @@
  *   trajectory  p * (1 + 1e-8 N(0,1)): losses of steps 1-4 (SGD lr 0.05, 0.03, 0.02, 0.02, momentum
  *               0.9, wd 1e-3, as the test did before), parameters and momentum after 3 steps, and an
  *               eval-mode forward after 4 steps (layer4.1).
- *   bf16        the parameters rounded to bf16: train-forward layers, step-1 gradients.
+ *   bf16        the parameters rounded to bf16: train-forward layers, step-1 gradients, and the
+ *               step-2 spatial losses (after one SGD step with those gradients).
  *   kinks       p * (1 + 1e-7 N): step-1 gradients (the GPU's fp32 forward differs from the CPU's
  *               like this perturbation: 5e-7 at layer1.0 to 3e-6 at layer4.1), and the spread of
  *               four probes at 5e-7, which the test uses to widen its fp32 gradient tolerance.
@@ -170,7 +171,7 @@ static float *perturbed(const Case *c, double eps, uint64_t q) {
 
 typedef struct {
     float *layers[N_LAYERS], *grad1, *p3, *m3, *eval;
-    double loss[4];
+    double loss[4], sp2[N_LAYERS]; /* task loss of steps 1..4, spatial losses of step 2 */
 } Run;
 
 /* steps: 0 = train forward + step-1 gradients only; 4 = the old test's trajectory */
@@ -195,6 +196,8 @@ static void run(const Case *c, const float *params, int steps, Run *o) {
         for (int t = 1; t < 4; t++) {
             engine_train_step(e, c->images, NROWS, &c->ls, &s[t], &lv);
             o->loss[t] = lv.task;
+            if (t == 1)
+                for (int l = 0; l < N_LAYERS; l++) o->sp2[l] = lv.spatial[l];
             if (t == 2) {
                 o->p3 = xmalloc(sizeof(float) * m->params_numel);
                 o->m3 = xmalloc(sizeof(float) * m->params_numel);
@@ -247,6 +250,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     printf("task %s, ResNet-18 width 0.25, 64 px, %d rows, spatial terms on 8 layers; relative L2 distances\n",
            task == TASK_SIMCLR ? "simclr" : "supervised", NROWS);
     int jumps = 0, explained = 0;
@@ -273,14 +277,19 @@ int main(int argc, char **argv) {
         run_free(&o);
         /* bf16 weights */
         p = perturbed(&c, -1, 0);
-        run(&c, p, 0, &o);
+        run(&c, p, 4, &o);
         free(p);
-        double gm, ga;
+        double gm, ga, s2 = 0;
         const char *gat = "";
         per_tensor(m, o.grad1, base.grad1, &gm, &ga, &gat);
-        printf("seed %llu bf16 weights: forward layer1.0 %.1e, layer4.1 %.1e; step-1 gradients max %.1e (%s), mean %.1e\n",
-               (unsigned long long)seed, rel(o.layers[0], base.layers[0], (size_t)m->layer_units[0] * NROWS),
-               rel(o.layers[7], base.layers[7], (size_t)m->layer_units[7] * NROWS), gm, gat, ga);
+        for (int l = 0; l < N_LAYERS; l++) {
+            double d = fabs(o.sp2[l] - base.sp2[l]) / fabs(base.sp2[l]);
+            if (d > s2) s2 = d;
+        }
+        printf("seed %llu bf16 weights: forward layer1.0 %.1e, layer4.1 %.1e; step-1 gradients max %.1e (%s), mean %.1e; "
+               "step-2 spatial losses max %.1e\n", (unsigned long long)seed,
+               rel(o.layers[0], base.layers[0], (size_t)m->layer_units[0] * NROWS),
+               rel(o.layers[7], base.layers[7], (size_t)m->layer_units[7] * NROWS), gm, gat, ga, s2);
         run_free(&o);
         /* kinks: a GPU-sized perturbation, and the test's probes */
         p = perturbed(&c, 1e-7, 2);
