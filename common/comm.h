@@ -37,6 +37,7 @@ Comm *comm_single(void);
 Comm *comm_world(int *argc, char ***argv);
 int comm_launch_size(void);
 int comm_launch_local_rank(void);
+int comm_launch_local_size(void); /* ranks on this node (1 when unknown) */
 
 /* comm_mpi.c (only when Open MPI is found; TDANN_MPI): MPI_Init + MPI_COMM_WORLD. Host collectives
  * are MPI_Allreduce / MPI_Allgather on MPI_FLOAT; the device variants are NULL (use NCCL). */

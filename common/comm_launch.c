@@ -29,6 +29,14 @@ int comm_launch_local_rank(void) {
     return r > 0 ? r : 0;
 }
 
+int comm_launch_local_size(void) {
+    int n = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", 0);
+    if (!n) n = env_int("MPI_LOCALNRANKS", 0);
+    const char *t = getenv("SLURM_STEP_TASKS_PER_NODE"); /* "2" or "2(x3)": leading number */
+    if (!n && getenv("SLURM_STEP_ID") && t) n = atoi(t);
+    return n > 0 ? n : 1;
+}
+
 Comm *comm_world(int *argc, char ***argv) {
     int n = comm_launch_size();
     if (n <= 1) return comm_single();
