@@ -43,6 +43,7 @@ typedef struct {
     int64_t eval_every;        /* held-out spatial loss every N steps (and at 0 and the end); 0: never */
     int eval_images;           /* held-out batch size */
     int eval_neighborhoods;    /* neighbourhoods per layer averaged in the held-out evaluation */
+    char *heldout_path;        /* image folder for the held-out batch (folder data; "" = training folder) */
     int seed_offset;           /* added to the run seed */
     int threads;               /* CPU threads per rank; 0: cores / ranks on this node */
     int precision;             /* Precision (CUDA engine) */

@@ -26,6 +26,7 @@ static const Field FIELDS[] = {
     {"eval_every", "eval-every", 0, F_INT64, OFF(eval_every), "1000", 0, 1e15, NULL, "N", "held-out spatial loss every N steps, at the start and at the end (0: never; needs a sheet)", 0},
     {"eval_images", NULL, 0, F_INT, OFF(eval_images), "256", 2, 1 << 20, NULL, NULL, "held-out images (one fixed batch, eval mode)", 0},
     {"eval_neighborhoods", NULL, 0, F_INT, OFF(eval_neighborhoods), "10", 1, 100000, NULL, NULL, "fixed neighbourhoods per layer in the held-out evaluation", 0},
+    {"heldout_path", NULL, 0, F_STRING, OFF(heldout_path), "", 0, 0, NULL, NULL, "image folder of the held-out batch for folder data (procedural data: images of another procedural seed)", 0},
     {"seed_offset", NULL, 0, F_INT, OFF(seed_offset), "0", 0, 1 << 30, NULL, NULL, "added to the run seed (weights, data order, augmentation, neighbourhoods)", 0},
     {"threads", "threads", 0, F_INT, OFF(threads), "0", 0, 4096, NULL, "N", "CPU threads per rank (0: the cores of this node divided among its ranks)", 0},
     {"precision", NULL, 0, F_ENUM, OFF(precision), "bf16", 0, 0, "bf16|fp32", NULL, "CUDA engine storage precision (the CPU engine is always fp32)", 0},
