@@ -2,7 +2,8 @@
  *
  * Files: the final model is args->out (a complete checkpoint). Intermediate checkpoints go to the
  * directory "<out minus .h5>.ckpt/" as step-<9 digits>.h5 (the newest keep_checkpoints are kept);
- * --resume continues from the complete checkpoint with the largest step there. Every checkpoint
+ * --resume continues from the complete checkpoint with the largest step there; a start without
+ * --resume moves an earlier run's checkpoints to previous/ inside that directory. Every checkpoint
  * holds the weights, BN statistics and counters, SGD momentum, /state (step, epoch, lr, the data
  * loader's position, plus total_steps, batch_size and seed used to check a resume), and /log.
  * Only rank 0 writes; every rank reads the same checkpoint on resume.
@@ -144,14 +145,44 @@ static void fill_ckpt(Run *r, int64_t done) {
 
 static char *ckpt_path(const Run *r, int64_t step) { return xasprintf("%s/step-%09lld.h5", r->ckdir, (long long)step); }
 
-/* Removes intermediate checkpoints: all of them (keep < 0) or all but the newest `keep`. */
+/* Removes all intermediate checkpoints but the newest `keep`. */
 static void prune_checkpoints(const Run *r, int keep) {
     char *pat = xasprintf("%s/step-*.h5", r->ckdir);
     glob_t g;
     if (glob(pat, 0, NULL, &g) == 0) {
         /* glob sorts names; the 9-digit step makes that step order */
-        size_t n = g.gl_pathc, k = keep < 0 ? 0 : (size_t)keep;
+        size_t n = g.gl_pathc, k = (size_t)keep;
         for (size_t i = 0; i + k < n; i++) unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+    free(pat);
+}
+
+/* A fresh start must not leave an earlier run's checkpoints where --resume would find them: they
+ * move to <ckdir>/previous/ (replacing what was there), so one generation survives a forgotten
+ * --resume. */
+static void set_aside_checkpoints(const Run *r) {
+    char *pat = xasprintf("%s/step-*.h5", r->ckdir);
+    glob_t g;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        char *prev = xasprintf("%s/previous", r->ckdir);
+        char *old = xasprintf("%s/step-*.h5", prev);
+        glob_t o;
+        if (glob(old, 0, NULL, &o) == 0) {
+            for (size_t i = 0; i < o.gl_pathc; i++) unlink(o.gl_pathv[i]);
+            globfree(&o);
+        }
+        mkdir_p(prev);
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            const char *base = strrchr(g.gl_pathv[i], '/');
+            char *to = xasprintf("%s%s", prev, base ? base : "/x");
+            if (rename(g.gl_pathv[i], to) != 0) unlink(g.gl_pathv[i]);
+            free(to);
+        }
+        info(0, "note: starting from step 0; the %zu checkpoint%s of an earlier run moved to '%s' (--resume continues a run)",
+             g.gl_pathc, g.gl_pathc == 1 ? "" : "s", prev);
+        free(prev);
+        free(old);
         globfree(&g);
     }
     free(pat);
@@ -365,7 +396,7 @@ int trainer_run(const TrainerArgs *a) {
     r->ckdir = checkpoint_dir(a->out);
     if (!(a->resume && resume(r))) {
         if (a->resume && r->rank == 0) info(0, "no checkpoint in '%s': starting from step 0", r->ckdir);
-        if (r->rank == 0) prune_checkpoints(r, -1); /* stale checkpoints of an earlier run */
+        if (r->rank == 0) set_aside_checkpoints(r);
     }
     r->comm->barrier(r->comm);
 

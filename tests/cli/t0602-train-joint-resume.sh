@@ -20,7 +20,13 @@ pid=$!
 wait_for "$TMP/k.ckpt/step-000000002.h5" || fail "no checkpoint after step 2"
 kill -KILL $pid
 wait $pid 2>/dev/null
-[ -e "$TMP/k.h5" ] && fail "the run finished before it was killed (the test did not test)"
+[ -e "$TMP/k.h5" ] && fail "the run 
+# 4. a fresh start (no --resume) sets the earlier run's checkpoints aside
+expect_exit 0 "$T" "${A[@]}" --steps 6 --checkpoint-every 4 -o "$TMP/x.h5"
+expect_grep "the 1 checkpoint of an earlier run moved to '$TMP/x.ckpt/previous'" "$TMP/err"
+[ -e "$TMP/x.ckpt/previous/step-000000002.h5" ] && [ -e "$TMP/x.ckpt/step-000000004.h5" ] && [ ! -e "$TMP/x.ckpt/step-000000002.h5" ] &&
+  ok "old checkpoints set aside" || { fail "checkpoint directory after a fresh start"; ls -R "$TMP/x.ckpt"; }
+finished before it was killed (the test did not test)"
 expect_exit 0 "$T" "${A[@]}" --resume -o "$TMP/k.h5"
 expect_grep "resuming at step [2-9] of 10" "$TMP/err"
 same_model "$TMP/ref.h5" "$TMP/k.h5"
@@ -46,4 +52,10 @@ cp "$TMP/x.ckpt/step-000000002.h5" "$TMP/x.ckpt/step-000000003.h5.tmp"
 rm "$TMP/x.h5"
 expect_exit 2 "$T" "${A[@]}" --resume -o "$TMP/x.h5"
 expect_grep "cannot resume: the checkpoint was made for 4 steps" "$TMP/err"
+
+# 4. a fresh start (no --resume) sets the earlier run's checkpoints aside
+expect_exit 0 "$T" "${A[@]}" --steps 6 --checkpoint-every 4 -o "$TMP/x.h5"
+expect_grep "the 1 checkpoint of an earlier run moved to '$TMP/x.ckpt/previous'" "$TMP/err"
+[ -e "$TMP/x.ckpt/previous/step-000000002.h5" ] && [ -e "$TMP/x.ckpt/step-000000004.h5" ] && [ ! -e "$TMP/x.ckpt/step-000000002.h5" ] &&
+  ok "old checkpoints set aside" || { fail "checkpoint directory after a fresh start"; ls -R "$TMP/x.ckpt"; }
 finish
