@@ -15,12 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* error.h is C: give it C linkage and spell C11's _Noreturn for C++ */
-#define _Noreturn __attribute__((noreturn))
-extern "C" {
 #include "error.h"
-}
-#undef _Noreturn
 
 typedef struct {
     Comm *host;
