@@ -294,7 +294,7 @@ static void heldout_eval(Run *r, int64_t done) {
         char line[256];
         int n = snprintf(line, sizeof line, "held-out spatial loss at step %lld:", (long long)done);
         for (int l = 0; l < N_LAYERS && n < (int)sizeof line; l++) n += snprintf(line + n, sizeof line - (size_t)n, " %.4f", sl[l]);
-        info(g_verbose ? 0 : 1, "%s", line);
+        info(1, "%s", line);
     }
 }
 
