@@ -54,7 +54,7 @@ FORCE:
 c = $(R)/cfg/$(1).yaml
 DATA_OPT := $(if $(DATA),--data-kind folder --data-path $(DATA))
 FLOC_OPT := $(if $(FLOC),--dir $(FLOC),--procedural)
-RUNTOOL = $(LOG) $(R)/log/$(1).log $(BIN)/
+RUNTOOL = @mkdir -p $(@D) && $(LOG) $(R)/log/$(1).log $(BIN)/
 
 # ---- stimuli ----------------------------------------------------------------------------------
 $(R)/stimuli/gratings.h5: $(call c,stimuli) | $(BIN)/make-stimuli
