@@ -1,7 +1,7 @@
 # bench-train-joint: seconds per training step of the default config's Stage 3 (width 0.25, 96 px,
 # SimCLR + spatial loss on 8 layers) on the CPU, and images/s. Not a test (timed).
 #   make bench-train-joint [BENCH_STEPS=10] [BENCH_DEVICE=cpu]
-# On a GPU machine, tests/gpu/train-joint-gpu.sh runs the device checks and times a paper-size step.
+# On a GPU machine, tests/gpu/extra-train-joint.sh runs the device checks and times a paper-size step.
 BENCH_STEPS ?= 10
 BENCH_DEVICE ?= cpu
 BENCH_TJ_DIR := build/bench-train-joint

@@ -6,7 +6,7 @@
 cp configs/default.yaml "$TMP/c.yaml"
 mk() { make --no-print-directory -f pipelines/full.mk RUNS="$TMP/runs" RUN=t CONFIG="$TMP/c.yaml" "$@"; }
 R="$TMP/runs/t"
-mkdir -p "$R"/{stimuli,unoptimized,stage1,tdann,maps,log}
+mkdir -p "$R"/{stimuli,unoptimized,stage1,taskonly,tdann,maps,log}
 mk -t >"$TMP/touch.log" 2>&1 || { fail "make -t failed"; cat "$TMP/touch.log"; finish; }
 plan() { mk -n 2>&1 | grep -oE 'bin/[a-z-]+ ' | grep -v config-section | sort | uniq -c; }
 p=$(plan)
@@ -17,13 +17,13 @@ probe_floc:
 Y
 p=$(mk -n 2>&1 | grep -oE 'bin/[a-z-]+ ' | grep -v config-section | sort | uniq -c | tr -s ' ')
 echo "plan after editing probe_floc: $p"
-[ "$(echo "$p" | grep -c .)" = 2 ] && echo "$p" | grep -q "3 bin/probe-floc" && echo "$p" | grep -q "1 bin/make-maps" \
-  && ok "probe_floc edit reruns probe-floc x3 and make-maps only" || fail "unexpected plan: $p"
+[ "$(echo "$p" | grep -c .)" = 2 ] && echo "$p" | grep -q "4 bin/probe-floc" && echo "$p" | grep -q "1 bin/make-maps" \
+  && ok "probe_floc edit reruns probe-floc x4 (unoptimized, stage1, taskonly, tdann) and make-maps only" || fail "unexpected plan: $p"
 mk -t >/dev/null 2>&1
 sed -i 's/^probe_floc:$/tdann:\n  steps: 7\nprobe_floc:/' "$TMP/c.yaml"
 p=$(mk -n 2>&1 | grep -oE 'bin/[a-z-]+ ' | grep -v config-section | sort | uniq -c | tr -s ' ')
 echo "plan after editing tdann: $p"
 echo "$p" | grep -q "train-joint" && ! echo "$p" | grep -q swapopt && ! echo "$p" | grep -q make-sheet \
-  && [ "$(mk -n 2>&1 | grep -c -- '--stage stage1')" = 0 ] && ok "tdann edit reruns Stage 3 and downstream only" \
+  && [ "$(mk -n 2>&1 | grep -c -- "--stage stage1")" = 0 ] && ok "tdann edit reruns Stage 3 and downstream only" \
   || fail "unexpected plan: $p"
 finish

@@ -30,7 +30,7 @@ rc=0
 if [ "$mode" != "--bench-only" ]; then
   echo "== GPU tests ($(date -u +%H:%M:%S))"
   rm -f "$out/gpu-record.tsv"
-  TDANN_GPU_RECORD="$out/gpu-record.tsv" TDANN_BIN="$PWD/bin" build/cuda/tests/run-tests cuda_ > "$out/tests.log" 2>&1
+  TDANN_GPU_RECORD="$out/gpu-record.tsv" TDANN_BIN="$PWD/bin" build/cuda/tests/run-tests cuda_ gpu_ comm_nccl > "$out/tests.log" 2>&1
   rc=$?
   grep -E "^(PASS|FAIL|SKIP)|passed,|FAIL:|NOT OK|error|warning" "$out/tests.log" | head -80
   echo "-- training-step paths (cuda_engine_graph_vs_eager; expected: identical)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# train-joint-gpu.sh: the GPU checks of train-joint and its communicators, for the lead's device
+# extra-train-joint.sh: the GPU checks of train-joint and its communicators, for the lead's device
 # script (nothing here runs in make test). Run from the repository root after `make` (CUDA build):
-#   bash tests/gpu/train-joint-gpu.sh [OUTDIR]
+#   bash tests/gpu/extra-train-joint.sh [OUTDIR]
 # Prints one line per check ("gpu-check: NAME: PASS|FAIL|SKIP ...") and the timings.
 #  1. NCCL communicator on one GPU (tests/gpu/test_comm_nccl.cu), and on 2 GPUs under mpirun.
 #  2. train-joint --device cuda (precision fp32) against --device cpu: per-step task and spatial
@@ -58,8 +58,7 @@ if [ "$ngpu" -ge 2 ] && command -v mpirun >/dev/null; then
 else say "2 GPUs (NCCL) vs 1 GPU: SKIP"; fi
 
 # 4. timing
-ips() { h5dump -y -d /log/images_per_s "$1" | sed -n '/DATA {/,/}/p' | grep -o '[0-9][0-9.e+-]*' | tail -n +2 |
-        awk '{s += $1; n++} END {if (n) printf "%.0f", s / n; else printf "?"}'; }
+ips() { python3 -c "import sys, h5py, numpy as np; v = h5py.File(sys.argv[1], 'r')['/log/images_per_s'][()]; print('%.0f' % np.mean(v[1:] if len(v) > 1 else v))" "$1" 2>/dev/null || echo "?"; }
 $B/make-sheet --config configs/default.yaml -o "$out/default_sheet.h5" >/dev/null 2>&1
 $B/train-joint --config configs/default.yaml --stage tdann --sheet "$out/default_sheet.h5" --device cuda --steps 20 \
   --checkpoint-every 0 --eval-every 0 -o "$out/default.h5" 2>"$out/default.log" &&
