@@ -9,7 +9,7 @@
 # Results are packed into $OUT after every phase (the device tool returns at most 8 files):
 # summary.txt (everything printed), results.tar.gz (all logs, the per-tensor CUDA-vs-CPU record,
 # the benchmark's JSON/markdown), results.md (benchmark table).
-#   tests/gpu/lead-run.sh [--tests-only | --bench-only]     (LEAD_DEADLINE: seconds, default 520)
+#   tests/gpu/lead-run.sh [--tests-only | --bench-only]     (LEAD_DEADLINE: seconds, default 560)
 set -u
 cd "$(dirname "$0")/../.."
 [ -d .carry/yaml ] && export YAML_DIR=$PWD/.carry/yaml
@@ -25,7 +25,7 @@ final=${OUT:-/tmp/tdann-out}
 work=/tmp/tdann-gpu
 mkdir -p "$final" "$work"
 t0=$(date +%s)
-deadline=${LEAD_DEADLINE:-520}
+deadline=${LEAD_DEADLINE:-560}
 pack() {
   tar czf "$final/results.tar.gz" -C "$work" . /tmp/tdann-realdata/real.log /tmp/tdann-swapopt/gpu.txt 2>/dev/null
   [ -f "$work/bench/results.md" ] && cp "$work/bench/results.md" "$final/results.md"
@@ -50,9 +50,9 @@ if [ "$mode" != "--bench-only" ]; then
 fi
 if [ "$mode" != "--tests-only" ]; then
   OUT=$work phase benchmark 200 tests/gpu/device-run.sh --bench-only
-  for extra in tests/gpu/extra-train-joint.sh tests/gpu/extra-realdata.sh tests/gpu/extra-swapopt.sh; do
-    OUT=$work phase "$(basename "$extra" .sh)" 110 bash "$extra" "$work/$(basename "$extra" .sh)"
-  done
+  OUT=$work phase extra-swapopt 100 bash tests/gpu/extra-swapopt.sh
+  OUT=$work phase extra-realdata 90 bash tests/gpu/extra-realdata.sh
+  OUT=$work phase extra-train-joint 80 bash tests/gpu/extra-train-joint.sh "$work/train-joint"
 fi
 echo "== lead-run done in $(( $(date +%s) - t0 ))s" | tee -a "$final/summary.txt"
 exit $rc
