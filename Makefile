@@ -137,8 +137,11 @@ $(TEST_BIN): $(TEST_OBJ) $(B)/libtdann.a
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(B)/libtdann.a $(LIBS)
 
 # The unit runner also runs every tests/cli/t*.sh as one test each (BIN, TESTS_TMP set for them).
+# Open MPI in the multi-rank tests talks over loopback TCP only: shared-memory transports and
+# interface scans fail in some containers (CI).
+MPI_TEST_ENV := OMPI_MCA_btl=self,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 test: all $(TEST_BIN)
-	@TDANN_BIN=$(CURDIR)/bin $(TEST_BIN)
+	@TDANN_BIN=$(CURDIR)/bin $(MPI_TEST_ENV) $(TEST_BIN)
 
 info:
 	@echo "flavor $(FLAVOR), version $(VERSION), tools: $(TOOLS)"
