@@ -51,6 +51,7 @@ const int MAX_PLANS = 4;
 
 struct BNRec {
     const ConvBN *cb;        /* the convolution feeding this BN */
+    int stage;               /* 0 stem, 1..4 layer1..layer4 (for the profile) */
     int C, H, W;             /* conv output */
     int cin_store;           /* conv input channels as stored (stem: padded) */
     size_t w_off, w_numel;   /* conv weight, internal offset and size (padding included) */
@@ -78,6 +79,8 @@ struct StepCtx {
     int serial[N_LAYERS];    /* units of that compact layer repeat */
     int has_spatial;
 };
+
+struct Prof; /* TDANN_PROFILE=1, see "profiling" below */
 
 struct EngineCuda {
     Engine base;
@@ -152,6 +155,9 @@ struct EngineCuda {
     float *stage;
     size_t stage_floats;
     double stem_t4, stem_t8; /* bf16 stem probe: fwd + wgrad ms with 4 / 8 input channels (0: not probed) */
+    Prof *prof;     /* NULL unless TDANN_PROFILE=1 at creation */
+    int prof_rec;   /* PROF marks record events (only inside an eager profiled training step) */
+    int prof_step;  /* this training step is profiled (mode 1 or 2) */
     char desc[8192];
 };
 
@@ -403,6 +409,236 @@ void update_describe(EngineCuda *e) {
     }
 }
 
+/* ---- profiling (TDANN_PROFILE=1; engine_cuda.h) -------------------------------------------------
+ * Mode 1: the training step runs eagerly (never captured) and PROF(cat, stage, bytes, flops) records
+ * one CUDA event on the engine's stream at every category boundary: the step's GPU timeline is cut
+ * into contiguous regions, each labelled with the category of the work enqueued after its mark
+ * (what runs between that event and the next). The regions add up to the whole step, launch gaps
+ * included. Bytes (reads + writes of each kernel's tensors, at the storage type; the cuDNN rows count
+ * x + w + y once) and FLOPs (2 x MACs) are estimates from the shapes, added at enqueue time.
+ * Mode 2: one event pair around an ordinary (graph-replayed) step. The events are read after the
+ * step's existing synchronisation (read_losses). Without TDANN_PROFILE, PROF is one untaken branch
+ * on e->prof_rec, and no event, synchronisation or allocation is added anywhere. */
+enum {
+    PC_INPUT, PC_CONV_F, PC_CONV_D, PC_CONV_W, PC_BN_STATS, PC_BN_FIN, PC_BN_APPLY, PC_BN_BRED, PC_BN_BFIN,
+    PC_BN_BAPPLY, PC_MAXPOOL_F, PC_MAXPOOL_BRED, PC_MAXPOOL_BAPPLY, PC_AVGPOOL, PC_HEAD, PC_NTXENT, PC_SPATIAL,
+    PC_SGD, PC_OTHER, PC_N
+};
+const char *const PC_NAMES[PC_N] = {
+    "input upload + normalise", "conv forward", "conv backward-data", "conv backward-filter",
+    "BN fwd statistics (reduce)", "BN fwd finalize (all stages)", "BN(+add)+ReLU fwd apply",
+    "BN bwd reduce (+ReLU mask)", "BN bwd finalize (all stages)", "BN bwd apply (+ReLU mask)",
+    "stem BN+ReLU+max pool fwd", "stem max pool+BN bwd reduce", "stem max pool+BN bwd apply",
+    "avg pool fwd + bwd", "head (GEMMs, bias, ReLU)", "NT-Xent (GEMMs + rows)", "spatial loss fwd+bwd+scatter",
+    "SGD (+ bf16 weight copy)", "other (uploads, grad cast, loss copy)"};
+/* categories printed per stage; the others as one row */
+const int PC_BY_STAGE[PC_N] = {0, 1, 1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+const int PROF_STAGES = 5; /* 0 stem (or none), 1..4 layer1..layer4 */
+const char *const PROF_STAGE_NAMES[PROF_STAGES] = {"stem", "layer1", "layer2", "layer3", "layer4"};
+const int PROF_KEYS = PC_N * PROF_STAGES;
+const int PROF_MAX_EVENTS = 1024; /* a ResNet-18 step makes about 300 marks */
+
+struct Prof {
+    int mode;                         /* 0 off, 1 eager with category events, 2 graph step bracketed */
+    cudaEvent_t ev[PROF_MAX_EVENTS];
+    int key[PROF_MAX_EVENTS];         /* key = cat * PROF_STAGES + stage of the region after ev[i] */
+    int nev;                          /* events recorded in the current step (the end event excluded) */
+    int pending;                      /* the end event of a step is recorded, not yet read */
+    int n;                            /* rows of the profiled steps */
+    double ms[PROF_KEYS], bytes[PROF_KEYS], flops[PROF_KEYS];
+    long marks[PROF_KEYS];
+    double step_ms, step_min;         /* mode 1: first to last event, sum and min over steps */
+    int steps, events_per_step;
+    double graph_ms, graph_min;       /* mode 2 */
+    int graph_steps;
+    int reported;
+};
+
+void prof_create(EngineCuda *e) {
+    Prof *p = (Prof *)xcalloc(1, sizeof *p);
+    for (int i = 0; i < PROF_MAX_EVENTS; i++) CUDA_CHECK(cudaEventCreate(&p->ev[i]));
+    p->mode = 1;
+    e->prof = p;
+}
+
+void prof_destroy(EngineCuda *e) {
+    if (!e->prof) return;
+    for (int i = 0; i < PROF_MAX_EVENTS; i++) cudaEventDestroy(e->prof->ev[i]);
+    free(e->prof);
+    e->prof = NULL;
+}
+
+void prof_mark(EngineCuda *e, int cat, int stage, double bytes, double flops) {
+    Prof *p = e->prof;
+    if (p->nev >= PROF_MAX_EVENTS - 1)
+        die(EXIT_RUNTIME, "internal: more than %d profiling marks in one training step", PROF_MAX_EVENTS - 1);
+    int k = cat * PROF_STAGES + stage;
+    CUDA_CHECK(cudaEventRecord(p->ev[p->nev], e->st));
+    p->key[p->nev++] = k;
+    p->bytes[k] += bytes;
+    p->flops[k] += flops;
+    p->marks[k]++;
+}
+#define PROF(cat, stage, bytes, flops) \
+    do { if (e->prof_rec) prof_mark(e, (cat), (stage), (double)(bytes), (double)(flops)); } while (0)
+
+/* estimated bytes (x + w + y, storage type) and FLOPs (2 x MACs, padded stem channels included) of
+ * one pass of convolution b on n rows: forward, data and filter gradient move and compute the same */
+void conv_cost(const EngineCuda *e, int b, int n, double *bytes, double *flops) {
+    const BNRec *r = &e->bn[b];
+    const ConvBN *cb = r->cb;
+    double x = (double)n * cb->hin * cb->win * r->cin_store, y = (double)n * cb->hout * cb->wout * cb->cout;
+    *bytes = (x + y + (double)r->w_numel) * (double)e->tsize;
+    *flops = 2.0 * y * cb->k * cb->k * r->cin_store;
+}
+#define PROF_CONV(cat, b, n) \
+    do { if (e->prof_rec) { double by_, fl_; conv_cost(e, (b), (n), &by_, &fl_); prof_mark(e, (cat), e->bn[b].stage, by_, fl_); } } while (0)
+
+/* a training step begins (before its first upload) */
+void prof_step_begin(EngineCuda *e, int n) {
+    Prof *p = e->prof;
+    p->nev = 0;
+    p->n = n;
+    e->prof_step = 1;
+    if (p->mode == 1) {
+        e->prof_rec = 1;
+    } else {
+        CUDA_CHECK(cudaEventRecord(p->ev[0], e->st));
+        p->key[0] = -1;
+        p->nev = 1;
+    }
+}
+
+/* the step's last work (the loss copy) is enqueued: the end event, before the step's synchronisation */
+void prof_step_end(EngineCuda *e) {
+    Prof *p = e->prof;
+    CUDA_CHECK(cudaEventRecord(p->ev[p->nev], e->st));
+    e->prof_rec = 0;
+    p->pending = 1;
+}
+
+/* after the step's synchronisation: read the events */
+void prof_step_collect(EngineCuda *e) {
+    Prof *p = e->prof;
+    e->prof_step = 0;
+    e->prof_rec = 0;
+    if (!p->pending) return;
+    p->pending = 0;
+    if (p->nev < 1) return;
+    CUDA_CHECK(cudaEventSynchronize(p->ev[p->nev])); /* already complete: the step was synchronised */
+    float t = 0.f;
+    CUDA_CHECK(cudaEventElapsedTime(&t, p->ev[0], p->ev[p->nev]));
+    if (p->mode == 1) {
+        for (int i = 0; i < p->nev; i++) {
+            float d = 0.f;
+            CUDA_CHECK(cudaEventElapsedTime(&d, p->ev[i], p->ev[i + 1]));
+            p->ms[p->key[i]] += d;
+        }
+        p->step_ms += t;
+        if (p->steps == 0 || t < p->step_min) p->step_min = t;
+        p->steps++;
+        p->events_per_step = p->nev + 1;
+    } else {
+        p->graph_ms += t;
+        if (p->graph_steps == 0 || t < p->graph_min) p->graph_min = t;
+        p->graph_steps++;
+    }
+}
+
+void prof_reset(Prof *p) {
+    memset(p->ms, 0, sizeof p->ms);
+    memset(p->bytes, 0, sizeof p->bytes);
+    memset(p->flops, 0, sizeof p->flops);
+    memset(p->marks, 0, sizeof p->marks);
+    p->step_ms = p->step_min = p->graph_ms = p->graph_min = 0;
+    p->steps = p->graph_steps = p->events_per_step = 0;
+    p->reported = 0;
+}
+
+/* cudnnFind's time (ms) of the chosen algorithms of direction dir (0 fwd, 1 data, 2 filter), summed
+ * over the convolutions of a stage, for the plan of n rows (0 when there is none) */
+double prof_find_ms(const EngineCuda *e, int n, int dir, int stage) {
+    for (int i = 0; i < e->nplans; i++) {
+        if (e->plans[i].n != n) continue;
+        double t = 0;
+        for (int b = 0; b < e->nbn; b++)
+            if (e->bn[b].stage == stage) t += conv_plan_dir_ms(e->plans[i].conv[b], dir);
+        return t;
+    }
+    return 0;
+}
+
+int prof_is_conv(int cat) { return cat == PC_CONV_F || cat == PC_CONV_D || cat == PC_CONV_W; }
+int prof_is_mem(int cat) { return !prof_is_conv(cat) && cat != PC_HEAD && cat != PC_NTXENT && cat != PC_SPATIAL; }
+
+struct ProfSum { double ms, bytes, flops, find; };
+
+void prof_row(FILE *f, const char *name, const char *stage, const ProfSum &r, double step, int mem, int conv) {
+    char gbs[32] = "", tfl[32] = "", fnd[32] = "", mb[32] = "", gfl[32] = "";
+    if (r.bytes > 0) snprintf(mb, sizeof mb, "%.0f", r.bytes / 1e6);
+    if (mem && r.bytes > 0 && r.ms > 0) snprintf(gbs, sizeof gbs, "%.0f", r.bytes / (r.ms * 1e-3) / 1e9);
+    if (r.flops > 0) snprintf(gfl, sizeof gfl, "%.1f", r.flops / 1e9);
+    if (r.flops > 0 && r.ms > 0 && !mem) snprintf(tfl, sizeof tfl, "%.1f", r.flops / (r.ms * 1e-3) / 1e12);
+    if (conv && r.find > 0) snprintf(fnd, sizeof fnd, "%.2f", r.find);
+    fprintf(f, "%-38s %-7s %8.3f %6.1f %9s %7s %8s %8s %9s\n", name, stage, r.ms, step > 0 ? 100.0 * r.ms / step : 0.0, mb,
+            gbs, gfl, tfl, fnd);
+}
+
+void prof_report(EngineCuda *e, FILE *f, double host_graph_ms) {
+    Prof *p = e->prof;
+    p->reported = 1;
+    if (p->steps == 0) {
+        fprintf(f, "profile: no eager profiled training step recorded (TDANN_PROFILE mode 1)\n");
+        return;
+    }
+    double inv = 1.0 / p->steps, step = p->step_ms * inv;
+    fprintf(f, "\nprofile of one training step: %d rows, mean of %d eager steps (CUDA events at %d category "
+               "boundaries, no graph)\n", p->n, p->steps, p->events_per_step);
+    fprintf(f, "  MB = estimated bytes read + written (storage type; convolutions: x + w + y once); GB/s for the "
+               "memory-bound rows, TFLOP/s (2 x MACs) for the GEMM rows;\n  cudnnFind = the chosen algorithms' "
+               "times measured by cudnnFind*AlgorithmEx at engine creation (same shapes, in isolation)\n\n");
+    fprintf(f, "%-38s %-7s %8s %6s %9s %7s %8s %8s %9s\n", "category", "stage", "ms/step", "%step", "MB/step", "GB/s",
+            "GFLOP", "TFLOP/s", "cudnnFind");
+    ProfSum conv = {0, 0, 0, 0}, mem = {0, 0, 0, 0}, fin = {0, 0, 0, 0}, loss = {0, 0, 0, 0}, all = {0, 0, 0, 0};
+    for (int c = 0; c < PC_N; c++) {
+        ProfSum merged = {0, 0, 0, 0};
+        long mk = 0;
+        for (int sgi = 0; sgi < PROF_STAGES; sgi++) {
+            int k = c * PROF_STAGES + sgi;
+            mk += p->marks[k];
+            ProfSum r = {p->ms[k] * inv, p->bytes[k] * inv, p->flops[k] * inv, 0};
+            if (prof_is_conv(c)) r.find = prof_find_ms(e, p->n, c - PC_CONV_F, sgi);
+            ProfSum *grp = prof_is_conv(c) ? &conv : (c == PC_BN_FIN || c == PC_BN_BFIN) ? &fin : prof_is_mem(c) ? &mem : &loss;
+            grp->ms += r.ms; grp->bytes += r.bytes; grp->flops += r.flops; grp->find += r.find;
+            all.ms += r.ms; all.bytes += r.bytes; all.flops += r.flops;
+            merged.ms += r.ms; merged.bytes += r.bytes; merged.flops += r.flops; merged.find += r.find;
+            if (PC_BY_STAGE[c] && p->marks[k] > 0)
+                prof_row(f, PC_NAMES[c], PROF_STAGE_NAMES[sgi], r, step, prof_is_mem(c), prof_is_conv(c));
+        }
+        if (!PC_BY_STAGE[c] && mk > 0) prof_row(f, PC_NAMES[c], "-", merged, step, prof_is_mem(c), prof_is_conv(c));
+    }
+    fprintf(f, "%s\n", "-------------------------------------------------------------------------------------------------------");
+    prof_row(f, "convolutions (all directions)", "", conv, step, 0, 1);
+    prof_row(f, "memory-bound passes (no finalize)", "", mem, step, 1, 0);
+    prof_row(f, "BN finalize kernels (fwd + bwd)", "", fin, step, 1, 0);
+    prof_row(f, "head + NT-Xent + spatial loss", "", loss, step, 0, 0);
+    prof_row(f, "sum of categories", "", all, step, 0, 0);
+    fprintf(f, "  memory-bound passes at 3.0 TB/s would take %.2f ms (achieved %.0f GB/s)\n", mem.bytes / 3.0e12 * 1e3,
+            mem.ms > 0 ? mem.bytes / (mem.ms * 1e-3) / 1e9 : 0.0);
+    fprintf(f, "%-46s %8.3f ms  (min %.3f) %9.0f img/s\n", "eager step, first to last event (mean)", step, p->step_min,
+            p->n / (step * 1e-3));
+    if (p->graph_steps > 0) {
+        double g = p->graph_ms / p->graph_steps;
+        fprintf(f, "%-46s %8.3f ms  (min %.3f) %9.0f img/s  (mean of %d)\n", "graph-replayed step, CUDA events", g,
+                p->graph_min, p->n / (g * 1e-3), p->graph_steps);
+        fprintf(f, "%-46s %8.3f ms  (%.1f%% of the eager step)\n", "eager - graph (launch gaps the graph removes)", step - g,
+                100.0 * (step - g) / step);
+    }
+    if (host_graph_ms > 0)
+        fprintf(f, "%-46s %8.3f ms  %19.0f img/s\n", "graph-replayed step, host clock (median)", host_graph_ms,
+                p->n / (host_graph_ms * 1e-3));
+}
+
 /* ---- forward -------------------------------------------------------------------------------------- */
 void check_parts(EngineCuda *e, long M, int C, int ns) {
     size_t need = cuk_bn_parts_floats(M, C, e->is_bf16, ns);
@@ -413,7 +649,10 @@ void check_parts(EngineCuda *e, long M, int C, int ns) {
 void bn_train_stats(EngineCuda *e, int b, const void *x, long M) {
     BNRec *r = &e->bn[b];
     check_parts(e, M, r->C, 2);
+    double pb = 4.0 * (double)cuk_bn_parts_floats(M, r->C, e->is_bf16, 2);
+    PROF(PC_BN_STATS, r->stage, (double)M * r->C * e->tsize + pb, 0);
     int np = cuk_bn_stats(e->st, e->parts, x, e->is_bf16, M, r->C);
+    PROF(PC_BN_FIN, r->stage, pb, 0);
     const float *g = e->params + r->g_off, *be = e->params + r->b_off;
     float *rm = e->bufs + r->rm_off, *rv = e->bufs + r->rv_off;
     double Mtot = (double)M * e->nranks;
@@ -434,6 +673,8 @@ void enqueue_forward(EngineCuda *e, const NPlan *p, const uint8_t *img_u8, int n
     const NetPlan *np = &e->m->plan;
     int bf = e->is_bf16;
     const ConvBN *st = &np->stem;
+    const double ts = (double)e->tsize;
+    PROF(PC_INPUT, 0, (double)n * st->hin * st->win * (3 + e->cpad * ts), 0);
     cuk_normalize_input(e->st, e->img, bf, e->cpad, img_u8, (size_t)n * st->hin * st->win);
     if (!train)
         for (int b = 0; b < e->nbn; b++) {
@@ -442,9 +683,11 @@ void enqueue_forward(EngineCuda *e, const NPlan *p, const uint8_t *img_u8, int n
                              e->bufs + r->rv_off, r->scale, r->shift);
         }
     /* stem */
+    PROF_CONV(PC_CONV_F, 0, n);
     conv_forward(p->conv[0], e->dnn, e->img, conv_w(e, 0), e->x0, e->ws, e->ws_bytes);
     long M0 = (long)n * st->hout * st->wout;
     if (train) bn_train_stats(e, 0, e->x0, M0);
+    PROF(PC_MAXPOOL_F, 0, (double)M0 * st->cout * ts + (double)n * e->pool_h * e->pool_w * st->cout * (ts + 1), 0);
     cuk_bn_relu_maxpool(e->st, e->pool, e->argmax, e->x0, bf, n, st->hout, st->wout, st->cout, e->pool_h, e->pool_w,
                         e->bn[0].scale, e->bn[0].shift);
     /* blocks */
@@ -454,24 +697,35 @@ void enqueue_forward(EngineCuda *e, const NPlan *p, const uint8_t *img_u8, int n
         const void *xin = l == 0 ? e->pool : e->blk[l - 1].y;
         int b1 = bl->c1.bn, b2 = bl->c2.bn, bd = bl->has_down ? bl->down.bn : -1;
         long M = (long)n * bl->c1.hout * bl->c1.wout;
+        int sg = e->bn[b1].stage;
+        double mc = (double)M * bl->c1.cout * ts; /* bytes of one block tensor */
+        PROF_CONV(PC_CONV_F, b1, n);
         conv_forward(p->conv[b1], e->dnn, xin, conv_w(e, b1), a->x1, e->ws, e->ws_bytes);
         if (train) bn_train_stats(e, b1, a->x1, M);
+        PROF(PC_BN_APPLY, sg, 2 * mc, 0);
         cuk_bn_apply(e->st, a->a1, a->x1, bf, M, bl->c1.cout, e->bn[b1].scale, e->bn[b1].shift, 0, NULL, NULL, NULL, 1);
+        PROF_CONV(PC_CONV_F, b2, n);
         conv_forward(p->conv[b2], e->dnn, a->a1, conv_w(e, b2), a->x2, e->ws, e->ws_bytes);
         if (train) bn_train_stats(e, b2, a->x2, M);
         if (bd >= 0) {
+            PROF_CONV(PC_CONV_F, bd, n);
             conv_forward(p->conv[bd], e->dnn, xin, conv_w(e, bd), a->xd, e->ws, e->ws_bytes);
             if (train) bn_train_stats(e, bd, a->xd, M);
+            PROF(PC_BN_APPLY, sg, 3 * mc, 0);
             cuk_bn_apply(e->st, a->y, a->x2, bf, M, bl->c2.cout, e->bn[b2].scale, e->bn[b2].shift, 2, a->xd,
                          e->bn[bd].scale, e->bn[bd].shift, 1);
         } else {
+            PROF(PC_BN_APPLY, sg, 3 * mc, 0);
             cuk_bn_apply(e->st, a->y, a->x2, bf, M, bl->c2.cout, e->bn[b2].scale, e->bn[b2].shift, 1, xin, NULL, NULL, 1);
         }
     }
     /* pool + head */
     int HW7 = e->m->layer_h[7] * e->m->layer_w[7];
+    PROF(PC_AVGPOOL, 0, (double)n * HW7 * e->F * ts + 4.0 * n * e->F, 0);
     cuk_avgpool_fwd(e->st, e->feat, e->blk[7].y, bf, n, HW7, e->F);
     const float *P = e->params;
+    PROF(PC_HEAD, 0, 4.0 * ((double)e->F * (e->F + e->D) + 4.0 * n * (e->F + e->D)),
+         2.0 * n * e->F * (e->m->cfg.task == TASK_SIMCLR ? e->F + e->D : e->D));
     if (e->m->cfg.task == TASK_SIMCLR) {
         cuk_gemm(e->blas, 0, 1, n, e->F, e->F, 1.0f, e->feat, P + e->int_off[np->head_w1], 0.0f, e->h1);
         cuk_bias_act(e->st, e->h1, P + e->int_off[np->head_b1], n, e->F, 1);
@@ -490,8 +744,11 @@ void bn_bwd_coefs(EngineCuda *e, int b, int bd, long M, const void *dyA, const v
     BNRec *r = &e->bn[b], *rd = bd >= 0 ? &e->bn[bd] : NULL;
     int ns = rd ? 3 : 2;
     check_parts(e, M, r->C, ns);
+    double pb = 4.0 * (double)cuk_bn_parts_floats(M, r->C, e->is_bf16, ns);
+    PROF(PC_BN_BRED, r->stage, (double)M * r->C * e->tsize * (3 + (dyB != NULL) + (xd != NULL)) + pb, 0);
     int np = cuk_bn_bwd_reduce(e->st, e->parts, e->is_bf16, M, r->C, dyA, dyB, y, x, r->mean, r->invstd, xd,
                                rd ? rd->mean : NULL, rd ? rd->invstd : NULL);
+    PROF(PC_BN_BFIN, r->stage, pb, 0);
     double Mtot = (double)M * e->nranks;
     float *G = e->grads;
     const float *P = e->params;
@@ -568,11 +825,21 @@ void enqueue_head_backward(EngineCuda *e, int n) {
 void enqueue_loss_backward(EngineCuda *e, const NPlan *p, const StepCtx *c) {
     const NetPlan *np = &e->m->plan;
     int n = c->n, bf = e->is_bf16;
-    if (c->has_spatial)
+    const double ts = (double)e->tsize;
+    if (c->has_spatial) {
+        /* per layer: the gather (32-byte sectors), Z, R, G, dZ written and read a few times; 2 GEMMs */
+        double nk = (double)n * c->sp.kmax, kk = (double)c->sp.kmax * c->sp.kmax;
+        PROF(PC_SPATIAL, 0, c->sp.nl * (nk * (32 + 4 * 5) + kk * 4 * 5), c->sp.nl * 4.0 * kk * n);
         cuk_spatial_forward_backward(e->st, e->blas, &c->sp, e->units_d, e->coords_d, &e->sp, e->loss_d + 1);
+    }
+    /* NT-Xent: similarity GEMM + 2 gradient GEMMs; S and dS written and read */
+    PROF(PC_NTXENT, 0, 4.0 * ((double)n * n * e->nranks * 4 + 8.0 * n * e->D), 6.0 * n * (double)n * e->nranks * e->D);
     enqueue_task_loss(e, c);
+    PROF(PC_HEAD, 0, 4.0 * (2.0 * e->F * (e->F + e->D) + 6.0 * n * (e->F + e->D)),
+         4.0 * n * e->F * (e->m->cfg.task == TASK_SIMCLR ? e->F + e->D : e->D));
     enqueue_head_backward(e, n);
     int HW7 = e->m->layer_h[7] * e->m->layer_w[7];
+    PROF(PC_AVGPOOL, 0, (double)n * HW7 * e->F * ts + 4.0 * n * e->F, 0);
     cuk_avgpool_bwd(e->st, e->G[0], e->dfeat, bf, n, HW7, e->F);
     void *G0 = e->G[0], *G1 = e->G[1], *G2 = e->G[2];
     const void *dyB = NULL; /* layer 7's gradient is a single tensor */
@@ -582,27 +849,42 @@ void enqueue_loss_backward(EngineCuda *e, const NPlan *p, const StepCtx *c) {
         const void *xin = l == 0 ? e->pool : e->blk[l - 1].y;
         int b1 = bl->c1.bn, b2 = bl->c2.bn, bd = bl->has_down ? bl->down.bn : -1;
         long M = (long)n * bl->c1.hout * bl->c1.wout;
+        int sg = e->bn[b1].stage;
+        double mc = (double)M * bl->c1.cout * ts; /* bytes of one block tensor */
         int ci = c->idx_of[l];
-        if (ci >= 0) cuk_spatial_scatter(e->st, &c->sp, ci, e->units_d, e->sp.dZ, G0, c->serial[ci]);
+        if (ci >= 0) {
+            PROF(PC_SPATIAL, 0, (double)n * c->sp.k[ci] * (4 + 64), 0); /* read dZ; read-modify-write sectors */
+            cuk_spatial_scatter(e->st, &c->sp, ci, e->units_d, e->sp.dZ, G0, c->serial[ci]);
+        }
         /* BN2 (+ downsample BN) */
         bn_bwd_coefs(e, b2, bd, M, G0, dyB, a->y, a->x2, bd >= 0 ? a->xd : NULL);
+        /* reads dyA, dyB, y, x (, xd); writes dx and dz (identity) or dxd */
+        PROF(PC_BN_BAPPLY, sg, mc * (3 + (dyB != NULL) + (bd >= 0) + 2), 0);
         if (bd >= 0)
             cuk_bn_bwd_apply(e->st, bf, M, bl->c2.cout, G0, dyB, a->y, a->x2, e->bn[b2].coef, G1, NULL, a->xd,
                              e->bn[bd].coef, G0); /* G1 = dx2, G0 = dxd */
         else
             cuk_bn_bwd_apply(e->st, bf, M, bl->c2.cout, G0, dyB, a->y, a->x2, e->bn[b2].coef, G1, G0, NULL, NULL,
                              NULL); /* G1 = dx2, G0 = dz (identity path) */
+        PROF_CONV(PC_CONV_W, b2, n);
         conv_backward_filter(p->conv[b2], e->dnn, a->a1, G1, conv_dw(e, b2), e->ws, e->ws_bytes);
+        PROF_CONV(PC_CONV_D, b2, n);
         conv_backward_data(p->conv[b2], e->dnn, G1, conv_w(e, b2), G2, e->ws, e->ws_bytes); /* G2 = da1 */
         /* BN1 + ReLU, in place on G2 */
         bn_bwd_coefs(e, b1, -1, M, G2, NULL, a->a1, a->x1, NULL);
+        PROF(PC_BN_BAPPLY, sg, 4 * mc, 0);
         cuk_bn_bwd_apply(e->st, bf, M, bl->c1.cout, G2, NULL, a->a1, a->x1, e->bn[b1].coef, G2, NULL, NULL, NULL, NULL);
+        PROF_CONV(PC_CONV_W, b1, n);
         conv_backward_filter(p->conv[b1], e->dnn, xin, G2, conv_dw(e, b1), e->ws, e->ws_bytes);
         if (bd >= 0) {
+            PROF_CONV(PC_CONV_W, bd, n);
             conv_backward_filter(p->conv[bd], e->dnn, xin, G0, conv_dw(e, bd), e->ws, e->ws_bytes);
+            PROF_CONV(PC_CONV_D, bd, n);
             conv_backward_data(p->conv[bd], e->dnn, G0, conv_w(e, bd), G1, e->ws, e->ws_bytes); /* G1 = d(xin) part */
+            PROF_CONV(PC_CONV_D, b1, n);
             conv_backward_data(p->conv[b1], e->dnn, G2, conv_w(e, b1), G0, e->ws, e->ws_bytes); /* G0 = d(xin) part */
         } else {
+            PROF_CONV(PC_CONV_D, b1, n);
             conv_backward_data(p->conv[b1], e->dnn, G2, conv_w(e, b1), G1, e->ws, e->ws_bytes); /* G1 = d(xin) part; G0 = dz */
         }
         dyB = G1;
@@ -612,8 +894,14 @@ void enqueue_loss_backward(EngineCuda *e, const NPlan *p, const StepCtx *c) {
     BNRec *r0 = &e->bn[0];
     long M0 = (long)n * sc->hout * sc->wout;
     check_parts(e, M0, r0->C, 2);
+    /* reads dpA, dpB (pool size), argmax (1 byte), x0 (conv size) once each if the caches serve the
+       window overlaps; the apply also writes dx (conv size) */
+    double pool_b = (double)n * e->pool_h * e->pool_w * sc->cout * (2 * ts + 1), x0_b = (double)M0 * sc->cout * ts;
+    double spb = 4.0 * (double)cuk_bn_parts_floats(M0, r0->C, bf, 2);
+    PROF(PC_MAXPOOL_BRED, 0, pool_b + x0_b + spb, 0);
     int nparts = cuk_stem_bwd_reduce(e->st, e->parts, bf, n, sc->hout, sc->wout, sc->cout, e->pool_h, e->pool_w, G0, G1,
                                      e->argmax, e->x0, r0->scale, r0->shift, r0->mean, r0->invstd);
+    PROF(PC_BN_BFIN, 0, spb, 0);
     double Mtot = (double)M0 * e->nranks;
     if (e->nranks > 1) {
         cuk_bn_bwd_finalize(e->st, e->parts, nparts, 2, r0->C, Mtot, e->params + r0->g_off, r0->mean, r0->invstd, NULL,
@@ -625,9 +913,12 @@ void enqueue_loss_backward(EngineCuda *e, const NPlan *p, const StepCtx *c) {
         cuk_bn_bwd_finalize(e->st, e->parts, nparts, 2, r0->C, Mtot, e->params + r0->g_off, r0->mean, r0->invstd, NULL,
                             NULL, NULL, e->grads + r0->g_off, e->grads + r0->b_off, NULL, NULL, r0->coef, NULL, NULL);
     }
+    PROF(PC_MAXPOOL_BAPPLY, 0, pool_b + 2 * x0_b, 0);
     cuk_stem_bwd_apply(e->st, e->S, bf, n, sc->hout, sc->wout, sc->cout, e->pool_h, e->pool_w, G0, G1, e->argmax, e->x0,
                        r0->scale, r0->shift, r0->coef);
+    PROF_CONV(PC_CONV_W, 0, n);
     conv_backward_filter(p->conv[0], e->dnn, e->img, e->S, conv_dw(e, 0), e->ws, e->ws_bytes);
+    PROF(PC_OTHER, 0, bf ? 6.0 * e->n_conv : 0, 0); /* the bf16 -> float weight-gradient cast */
     if (bf) cuk_bf16_to_f32(e->st, e->grads, e->gconv16, e->n_conv);
     if (e->nranks > 1) {
         /* comm: average the gradients over ranks */
@@ -638,6 +929,8 @@ void enqueue_loss_backward(EngineCuda *e, const NPlan *p, const StepCtx *c) {
 }
 
 void enqueue_sgd(EngineCuda *e) {
+    /* reads p, mom, g; writes p, mom (float); writes the bf16 copy of the convolution weights */
+    PROF(PC_SGD, 0, 20.0 * e->P + (e->is_bf16 ? 2.0 * e->n_conv : 0), 0);
     cuk_sgd(e->st, e->params, e->mom, e->grads, e->P, e->n_decay, e->sgd_d, e->is_bf16 ? e->convw16 : NULL, e->n_conv);
 }
 
@@ -775,7 +1068,9 @@ void upload_images(EngineCuda *e, const uint8_t *images, int n) {
 }
 
 void read_losses(EngineCuda *e, const StepCtx *c, const LossSpec *ls, LossValues *out) {
+    PROF(PC_OTHER, 0, 8.0 * (1 + N_LAYERS), 0);
     CUDA_CHECK(cudaMemcpyAsync(e->loss_h, e->loss_d, sizeof(double) * (1 + N_LAYERS), cudaMemcpyDeviceToHost, e->st));
+    if (e->prof_step) prof_step_end(e);
     sync(e);
     double task = e->loss_h[0];
     if (c->task == TASK_SUPERVISED) task *= (double)*e->ce_scale_h;
@@ -801,6 +1096,10 @@ void ec_free(Engine *eb) {
     EngineCuda *e = EC(eb);
     if (!e) return;
     cudaStreamSynchronize(e->st);
+    if (e->prof) {
+        if (e->prof->steps > 0 && !e->prof->reported) prof_report(e, stderr, 0);
+        prof_destroy(e);
+    }
     if (e->have_graph) cudaGraphExecDestroy(e->gexec);
     for (int i = 0; i < e->nplans; i++)
         for (int b = 0; b < e->nbn; b++) conv_plan_free(e->plans[i].conv[b]);
@@ -952,11 +1251,15 @@ void ec_train_step(Engine *eb, const uint8_t *images, int n, const LossSpec *ls,
     StepCtx c;
     make_ctx(e, ls, n, &c);
     NPlan *p = get_plan(e, n);
+    int prof_mode = e->prof ? e->prof->mode : 0;
+    if (prof_mode) prof_step_begin(e, n);
+    PROF(PC_INPUT, 0, 2.0 * n * e->m->plan.stem.hin * e->m->plan.stem.win * 3, 0); /* copy of the uint8 images */
     upload_images(e, images, n);
+    PROF(PC_OTHER, 0, 0, 0);
     upload_ctx(e, &c);
     upload_sgd(e, ss);
-    if (!e->graphs_enabled) {
-        enqueue_step(e, p, &c);
+    if (!e->graphs_enabled || prof_mode == 1) {
+        enqueue_step(e, p, &c); /* profile mode 1: always eager, so the marks land between the kernels */
     } else if (e->have_graph && memcmp(&c, &e->gkey, sizeof c) == 0) {
         CUDA_CHECK(cudaGraphLaunch(e->gexec, e->st));
     } else if (!e->have_warm || memcmp(&c, &e->warm_key, sizeof c) != 0) {
@@ -1004,6 +1307,7 @@ void ec_train_step(Engine *eb, const uint8_t *images, int n, const LossSpec *ls,
     count_batch(e);
     e->last_train = 1;
     read_losses(e, &c, ls, out);
+    if (prof_mode) prof_step_collect(e);
 }
 
 const EngineOps CUDA_OPS = {ec_free,         ec_describe,   ec_set_params,       ec_get_params,  ec_set_momentum,
@@ -1073,6 +1377,8 @@ extern "C" Engine *engine_cuda_create(const Model *m, int device_index, const En
         die(EXIT_RUNTIME, "the CUDA engine needs device collectives (NCCL) for %d ranks", e->nranks);
     const char *g = getenv("TDANN_CUDA_GRAPH");
     e->graphs_enabled = !(g && strcmp(g, "0") == 0);
+    const char *pe = getenv("TDANN_PROFILE");
+    int want_prof = pe && *pe && strcmp(pe, "0") != 0;
 
     CUDA_CHECK(cudaSetDevice(device_index));
     CUDA_CHECK(cudaStreamCreateWithFlags(&e->st, cudaStreamNonBlocking));
@@ -1085,6 +1391,7 @@ extern "C" Engine *engine_cuda_create(const Model *m, int device_index, const En
     size_t blas_ws = (size_t)32 << 20;
     e->blas_ws = dalloc(e, blas_ws);
     CUBLAS_CHECK(cublasSetWorkspace(e->blas, e->blas_ws, blas_ws));
+    if (want_prof) prof_create(e);
     /* cuDNN workspace bound (shrunk to what the chosen algorithms need once they are known) */
     long ws_mb = 256;
     const char *wsenv = getenv("TDANN_CUDNN_WS_MB");
@@ -1105,12 +1412,20 @@ extern "C" Engine *engine_cuda_create(const Model *m, int device_index, const En
     const NetPlan *np = &m->plan;
     if (m->nbn > MAX_CONV) die(EXIT_RUNTIME, "internal: %d BN layers (at most %d)", m->nbn, MAX_CONV);
     const ConvBN *list[MAX_CONV];
+    int stage_of[MAX_CONV];
     int nl = 0;
+    stage_of[nl] = 0;
     list[nl++] = &np->stem;
     for (int l = 0; l < N_LAYERS; l++) {
+        int sg = 1 + l / 2; /* layer1.0, layer1.1 -> stage 1 ... */
+        stage_of[nl] = sg;
         list[nl++] = &np->blocks[l].c1;
+        stage_of[nl] = sg;
         list[nl++] = &np->blocks[l].c2;
-        if (np->blocks[l].has_down) list[nl++] = &np->blocks[l].down;
+        if (np->blocks[l].has_down) {
+            stage_of[nl] = sg;
+            list[nl++] = &np->blocks[l].down;
+        }
     }
     if (nl != m->nbn) die(EXIT_RUNTIME, "internal: %d convolutions but %d BN layers", nl, m->nbn);
     e->nbn = nl;
@@ -1118,6 +1433,7 @@ extern "C" Engine *engine_cuda_create(const Model *m, int device_index, const En
         BNRec *r = &e->bn[b];
         if (list[b]->bn != b) die(EXIT_RUNTIME, "internal: BN order differs from convolution order");
         r->cb = list[b];
+        r->stage = stage_of[b];
         r->C = list[b]->cout;
         r->H = list[b]->hout;
         r->W = list[b]->wout;
@@ -1257,3 +1573,39 @@ extern "C" Engine *engine_cuda_create(const Model *m, int device_index, const En
 extern "C" size_t engine_cuda_device_bytes(const Engine *e) { return ECc(e)->dev_bytes; }
 extern "C" int engine_cuda_graph_active(const Engine *e) { return ECc(e)->have_graph && ECc(e)->graphs_enabled; }
 extern "C" void engine_cuda_sync(Engine *e) { sync(EC(e)); }
+
+extern "C" int engine_cuda_profile_mode(Engine *eb, int mode) {
+    EngineCuda *e = EC(eb);
+    if (!e->prof) return 0;
+    if (mode < 0 || mode > 2) die(EXIT_RUNTIME, "internal: profile mode %d", mode);
+    e->prof->mode = mode;
+    return 1;
+}
+
+extern "C" void engine_cuda_profile_reset(Engine *eb) {
+    EngineCuda *e = EC(eb);
+    if (e->prof) prof_reset(e->prof);
+}
+
+extern "C" int engine_cuda_profile_summary(const Engine *eb, int *steps, double *step_ms, double *category_sum_ms,
+                                           int *graph_steps, double *graph_ms) {
+    const Prof *p = ECc(eb)->prof;
+    if (!p) return 0;
+    double sum = 0;
+    for (int k = 0; k < PROF_KEYS; k++) sum += p->ms[k];
+    if (steps) *steps = p->steps;
+    if (step_ms) *step_ms = p->steps ? p->step_ms / p->steps : 0;
+    if (category_sum_ms) *category_sum_ms = p->steps ? sum / p->steps : 0;
+    if (graph_steps) *graph_steps = p->graph_steps;
+    if (graph_ms) *graph_ms = p->graph_steps ? p->graph_ms / p->graph_steps : 0;
+    return 1;
+}
+
+extern "C" void engine_cuda_profile_report(Engine *eb, FILE *f, double host_graph_ms) {
+    EngineCuda *e = EC(eb);
+    if (!e->prof) {
+        fprintf(f, "profile: not enabled (set TDANN_PROFILE=1 before the engine is created)\n");
+        return;
+    }
+    prof_report(e, f, host_graph_ms);
+}

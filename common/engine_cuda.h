@@ -10,12 +10,23 @@
  *   TDANN_CUDA_GRAPH=0 in the environment disables graphs. If capturing fails, the engine warns
  *   once and runs eagerly.
  * - Environment: TDANN_CUDNN_WS_MB (cuDNN workspace bound, default 256), TDANN_SYNC_CHECK=1
- *   (synchronise after every kernel launch, for debugging).
+ *   (synchronise after every kernel launch, for debugging), TDANN_PROFILE=1 (below).
+ * - Profiling: with TDANN_PROFILE=1 (not "0") in the environment when the engine is created, it
+ *   makes 1024 CUDA events and profiles training steps in one of two modes (default 1):
+ *   1: engine_train_step runs eagerly (no graph) and records an event on the engine's stream at each
+ *      boundary between operation categories (input, convolutions per direction and stage, BN
+ *      statistics/finalize/apply, BN backward reduce/finalize/apply, pools, head, NT-Xent, spatial
+ *      loss, SGD, other); the events are read after the step's usual synchronisation.
+ *   2: steps run as usual (graph replay) with one event pair around each.
+ *   Numerics are unchanged (the eager and the graph path are bit-identical). Without the variable
+ *   nothing is allocated or recorded. An engine freed with unreported mode-1 figures prints the table
+ *   on stderr. See tests/bench/gpu/bench_gpu.c --profile and tests/gpu/profile-run.sh.
  */
 #ifndef TDANN_ENGINE_CUDA_H
 #define TDANN_ENGINE_CUDA_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "engine.h"
 
@@ -27,6 +38,20 @@ size_t engine_cuda_device_bytes(const Engine *e);
 int engine_cuda_graph_active(const Engine *e);
 /* Waits for all queued work of the engine (for timing). */
 void engine_cuda_sync(Engine *e);
+/* Profiling (TDANN_PROFILE=1 at creation, see above). Sets the mode (0 off, 1 eager with category
+ * events, 2 graph steps bracketed); returns 0 when profiling was not enabled (then nothing happens). */
+int engine_cuda_profile_mode(Engine *e, int mode);
+/* Clears the accumulated figures of both modes. */
+void engine_cuda_profile_reset(Engine *e);
+/* Prints the table of the mode-1 steps (mean per step by category, estimated bytes and FLOPs, achieved
+ * GB/s and TFLOP/s, cudnnFind's own times of the convolutions) and the mode-2 step time; with
+ * host_graph_ms > 0 also that figure (a host-clock step time measured by the caller). */
+void engine_cuda_profile_report(Engine *e, FILE *f, double host_graph_ms);
+/* The figures so far: mode-1 steps, their mean time from the first to the last event and the mean
+ * sum of the category regions (equal up to rounding); mode-2 steps and their mean time (ms). Any
+ * pointer may be NULL. Returns 0 when profiling was not enabled. */
+int engine_cuda_profile_summary(const Engine *e, int *steps, double *step_ms, double *category_sum_ms, int *graph_steps,
+                                double *graph_ms);
 #endif
 
 #endif

@@ -15,7 +15,8 @@ struct ConvPlan {
     cudnnConvolutionBwdDataAlgo_t ad;
     cudnnConvolutionBwdFilterAlgo_t aw;
     size_t mf, md, mw;
-    double ms; /* measured time of the chosen algorithms, all directions */
+    double ms;     /* measured time of the chosen algorithms, all directions */
+    double tms[3]; /* the same per direction: forward, data gradient, filter gradient */
 };
 
 static const char *math_name(cudnnMathType_t m) {
@@ -88,6 +89,7 @@ ConvPlan *conv_plan_create(cudnnHandle_t h, const ConvShape *s, int deterministi
     p->af = rf[i].algo;
     p->mf = rf[i].memory;
     p->ms = rf[i].time;
+    p->tms[0] = rf[i].time;
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->cf, rf[i].mathType));
 
     if (s->need_dgrad) {
@@ -98,6 +100,7 @@ ConvPlan *conv_plan_create(cudnnHandle_t h, const ConvShape *s, int deterministi
         p->ad = rd[i].algo;
         p->md = rd[i].memory;
         p->ms += rd[i].time;
+        p->tms[1] = rd[i].time;
         CUDNN_CHECK(cudnnSetConvolutionMathType(p->cd, rd[i].mathType));
     }
 
@@ -108,6 +111,7 @@ ConvPlan *conv_plan_create(cudnnHandle_t h, const ConvShape *s, int deterministi
     p->aw = rw[i].algo;
     p->mw = rw[i].memory;
     p->ms += rw[i].time;
+    p->tms[2] = rw[i].time;
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->cw, rw[i].mathType));
     return p;
 }
@@ -138,6 +142,7 @@ size_t conv_plan_ws_bytes(const ConvPlan *p) {
 }
 
 double conv_plan_time_ms(const ConvPlan *p) { return p->ms; }
+double conv_plan_dir_ms(const ConvPlan *p, int dir) { return dir >= 0 && dir < 3 ? p->tms[dir] : 0.0; }
 
 void conv_forward(const ConvPlan *p, cudnnHandle_t h, const void *x, const void *w, void *y, void *ws, size_t ws_bytes) {
     const float one = 1.0f, zero = 0.0f;

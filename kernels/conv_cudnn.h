@@ -33,6 +33,9 @@ const ConvShape *conv_plan_shape(const ConvPlan *p);
 void conv_plan_describe(const ConvPlan *p, char *buf, size_t n);
 size_t conv_plan_ws_bytes(const ConvPlan *p); /* largest workspace of the chosen algorithms */
 double conv_plan_time_ms(const ConvPlan *p);  /* sum of the chosen algorithms' measured times */
+/* the measured time of one direction's chosen algorithm: 0 forward, 1 data gradient (0 when none),
+ * 2 filter gradient (ms, as cudnnFind*AlgorithmEx reported it) */
+double conv_plan_dir_ms(const ConvPlan *p, int dir);
 
 /* y = conv(x, w) (beta 0) */
 void conv_forward(const ConvPlan *p, cudnnHandle_t h, const void *x, const void *w, void *y, void *ws, size_t ws_bytes);

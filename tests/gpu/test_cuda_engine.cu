@@ -697,6 +697,96 @@ TEST(cuda_engine_graph_vs_eager) {
     graph_vs_eager(PREC_BF16, TASK_SUPERVISED, &r);
 }
 
+/* TDANN_PROFILE=1 (engine_cuda.h): profiled training steps (mode 1: eager with category events;
+ * mode 2: graph steps with an event pair) give the same bits as separate forward / loss_backward /
+ * sgd calls (as in cuda_engine_graph_vs_eager), the category regions add up to the step, and the
+ * report prints. Without the variable, profiling stays off. */
+TEST(cuda_engine_profile) {
+    NEED_GPU();
+    g_test = "cuda_engine_profile";
+    Rng r;
+    rng_init(&r, gt_seed(g_test), 33);
+    Case c;
+    const int n = 16;
+    case_init(&c, 0.25f, TASK_SIMCLR, n, &r);
+    const Model *m = &c.m;
+    Engine *cpu = make_cpu(m, n);
+    engine_set_params(cpu, c.params, c.bufs, NULL);
+    engine_forward(cpu, c.images, n, 1);
+    case_spatial(&c, cpu, 24, &r);
+    engine_free(cpu);
+    unsetenv("TDANN_PROFILE");
+    Engine *plain = make_cuda(m, n, PREC_BF16, 1, 1);
+    CHECK_MSG(engine_cuda_profile_mode(plain, 1) == 0, "profiling is on without TDANN_PROFILE");
+    engine_free(plain);
+    setenv("TDANN_PROFILE", "1", 1);
+    Engine *prof = make_cuda(m, n, PREC_BF16, 1, 1);
+    unsetenv("TDANN_PROFILE");
+    REQUIRE(engine_cuda_profile_mode(prof, 1) == 1);
+    engine_set_params(prof, c.params, c.bufs, NULL);
+    State s0, sa, st;
+    state_init(&s0, m);
+    state_init(&sa, m);
+    state_init(&st, m);
+    for (int s = 0; s < 6; s++) {
+        int mode = s < 3 ? 1 : 2; /* mode 2: warm-up, capture, replay */
+        SgdSpec sg = {0.02f / (1 + s), 0.9f, 1e-3f, 0};
+        LossValues la, lt;
+        engine_cuda_profile_mode(prof, 0); /* the separate calls are never profiled anyway */
+        state_get(prof, &s0);
+        engine_forward(prof, c.images, n, 1);
+        engine_loss_backward(prof, &c.ls, &la);
+        engine_sgd(prof, &sg);
+        state_get(prof, &sa);
+        engine_set_params(prof, s0.p, s0.b, s0.nb);
+        engine_set_momentum(prof, s0.m);
+        engine_cuda_profile_mode(prof, mode);
+        engine_train_step(prof, c.images, n, &c.ls, &sg, &lt);
+        state_get(prof, &st);
+        char where[96];
+        double d = state_diff(m, &sa, &st, where, sizeof where);
+        int leq = losses_equal(&la, &lt);
+        fprintf(stderr, "step %d (profile mode %d) vs separate calls: losses %s, state %s (max rel diff %.2e)\n", s + 1, mode,
+                leq ? "identical" : "differ", d == 0 ? "identical" : "differs", d);
+        CHECK_MSG(leq && d == 0, "step %d (profile mode %d): not bit-identical to separate calls (losses %s, state max rel diff %.2e at %s)",
+                  s + 1, mode, leq ? "identical" : "differ", d, where);
+    }
+    CHECK_MSG(engine_cuda_graph_active(prof), "the profiled engine does not replay a graph in mode 2");
+    int steps = 0, gsteps = 0;
+    double step_ms = 0, sum_ms = 0, graph_ms = 0;
+    REQUIRE(engine_cuda_profile_summary(prof, &steps, &step_ms, &sum_ms, &gsteps, &graph_ms) == 1);
+    fprintf(stderr, "profile: %d eager steps, %.3f ms (categories %.3f ms); %d graph steps, %.3f ms\n", steps, step_ms, sum_ms,
+            gsteps, graph_ms);
+    CHECK_MSG(steps == 3 && gsteps == 3, "profiled steps: %d eager (3 expected), %d graph (3 expected)", steps, gsteps);
+    CHECK_MSG(step_ms > 0 && graph_ms > 0, "step times %.4f / %.4f ms", step_ms, graph_ms);
+    CHECK_MSG(fabs(sum_ms - step_ms) <= 0.01 * step_ms + 0.01, "categories add up to %.4f ms, the step took %.4f ms", sum_ms, step_ms);
+    char *path = t_path("profile.txt");
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    engine_cuda_profile_report(prof, f, 0);
+    fclose(f);
+    f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    char line[512];
+    int rows = 0, conv = 0;
+    while (fgets(line, sizeof line, f)) {
+        rows++;
+        if (strncmp(line, "conv backward-filter", 20) == 0 && strstr(line, "layer4")) conv = 1;
+        fputs(line, stderr);
+    }
+    fclose(f);
+    free(path);
+    CHECK_MSG(rows > 30 && conv, "the report has %d lines%s", rows, conv ? "" : ", no layer4 filter-gradient row");
+    engine_cuda_profile_reset(prof);
+    REQUIRE(engine_cuda_profile_summary(prof, &steps, NULL, NULL, &gsteps, NULL) == 1);
+    CHECK_MSG(steps == 0 && gsteps == 0, "reset left %d / %d steps", steps, gsteps);
+    engine_free(prof);
+    state_free(&s0);
+    state_free(&sa);
+    state_free(&st);
+    case_free(&c);
+}
+
 /* Same inputs twice with deterministic algorithms: identical bits (a differing bit is a race). */
 TEST(cuda_engine_deterministic) {
     NEED_GPU();

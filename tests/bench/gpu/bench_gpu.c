@@ -2,6 +2,7 @@
  *
  *   bench-gpu [--rows 512] [--size 224] [--width 1] [--k 500] [--steps 30] [--warmup 6]
  *             [--fwd-rows 512] [--fwd-iters 20] [--precision bf16|fp32] [--json FILE]
+ *             [--profile [--profile-steps 5]]
  *
  * Times, with the host clock around calls that end in a device synchronisation, the median of
  *   train:   engine_train_step on `rows` rows (rows/2 images x 2 views), ResNet-18 + SimCLR head,
@@ -13,6 +14,12 @@
  * device memory the engine allocated and the device-level growth (cudaMemGetInfo), and writes
  * the same as JSON when --json is given. Warm-up steps include the eager first step and the
  * CUDA-graph capture; the cuDNN algorithm search happens at engine creation and is timed apart.
+ *
+ * --profile (sets TDANN_PROFILE=1 for the engine, see engine_cuda.h) replaces the measurements above
+ * with a breakdown of the spatial training step: the graph-replayed step by the host clock (median of
+ * --steps after --warmup), 2 eager warm-up steps, --profile-steps eager steps with CUDA events at
+ * every operation-category boundary, 10 graph-replayed steps bracketed by events; then the table
+ * (engine_cuda_profile_report), printed last.
  */
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -116,6 +123,7 @@ int main(int argc, char **argv) {
     int rows = 512, size = 224, k = 500, steps = 30, warm = 6, fwd_rows = 512, fwd_iters = 20, prec = PREC_BF16;
     float width = 1.0f;
     const char *json = NULL;
+    int profile = 0, prof_steps = 5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
@@ -129,15 +137,23 @@ int main(int argc, char **argv) {
         else if (ARG("--fwd-iters")) fwd_iters = atoi(v);
         else if (ARG("--precision")) prec = strcmp(v, "fp32") == 0 ? PREC_FP32 : PREC_BF16;
         else if (ARG("--json")) json = v;
+        else if (ARG("--profile-steps")) prof_steps = atoi(v);
+        else if (strcmp(a, "--profile") == 0) profile = 1;
         else if (strcmp(a, "--help") == 0) {
             printf("Usage: bench-gpu [--rows 512] [--size 224] [--width 1] [--k 500] [--steps 30] [--warmup 6]\n"
                    "                 [--fwd-rows 512] [--fwd-iters 20] [--precision bf16|fp32] [--json FILE]\n"
-                   "e.g. bench-gpu --json out.json\nSee also: tests/bench/gpu/run.sh\n");
+                   "                 [--profile [--profile-steps 5]]\n"
+                   "--profile: time the spatial training step by operation category (CUDA events, eager) instead\n"
+                   "e.g. bench-gpu --json out.json\n     bench-gpu --profile --steps 10\n"
+                   "See also: tests/bench/gpu/run.sh, tests/gpu/profile-run.sh\n");
             return 0;
         } else die(EXIT_USAGE, "bad argument '%s' (see --help)", a);
 #undef ARG
     }
     if (rows < 2 || rows % 2 || fwd_rows < 1 || steps < 1 || warm < 2) die(EXIT_USAGE, "bad sizes (rows even >= 2, warmup >= 2)");
+    if (prof_steps < 1) die(EXIT_USAGE, "--profile-steps must be >= 1");
+    /* the engine reads TDANN_PROFILE when it is created */
+    if (profile && setenv("TDANN_PROFILE", "1", 1) != 0) die(EXIT_RUNTIME, "setenv TDANN_PROFILE failed");
     int ndev = 0;
     if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) die(EXIT_RUNTIME, "no CUDA device");
     struct cudaDeviceProp prop;
@@ -185,6 +201,33 @@ int main(int argc, char **argv) {
     }
     SgdSpec sgd = {0.6f, 0.9f, 1e-6f, 0};
     LossValues lv;
+
+    if (profile) {
+        if (!engine_cuda_profile_mode(e, 0)) die(EXIT_RUNTIME, "the engine did not enable profiling (TDANN_PROFILE)");
+        Timing tg = time_steps(e, dimg, nimg, rows, specs, &sgd, warm, steps, &lv);
+        int graph = engine_cuda_graph_active(e);
+        engine_cuda_profile_mode(e, 1); /* eager steps with category events */
+        time_steps(e, dimg, nimg, rows, specs, &sgd, 2, 1, &lv); /* 3 eager warm-up steps */
+        engine_cuda_profile_reset(e);
+        Timing te = time_steps(e, dimg, nimg, rows, specs, &sgd, 0, prof_steps, &lv);
+        engine_cuda_profile_mode(e, 2); /* graph replays bracketed by an event pair */
+        time_steps(e, dimg, nimg, rows, specs, &sgd, 2, 10, &lv);
+        engine_cuda_profile_mode(e, 0);
+        printf("  CUDA graph replay: %s; losses at the end: task %.4f, total %.4f\n", graph ? "yes" : "NO (eager steps)",
+               lv.task, lv.total);
+        printf("  graph-replayed step (host clock): median %.3f ms, mean %.3f, min %.3f over %d steps\n", 1e3 * tg.med,
+               1e3 * tg.mean, 1e3 * tg.min, tg.n);
+        printf("  eager profiled step (host clock): median %.3f ms, min %.3f over %d steps\n", 1e3 * te.med, 1e3 * te.min, te.n);
+        fflush(stdout);
+        engine_cuda_profile_report(e, stdout, 1e3 * tg.med);
+        engine_free(e);
+        for (int i = 0; i < nimg; i++) cudaFree(dimg[i]);
+        for (int i = 0; i < NSPEC; i++)
+            for (int l = 0; l < N_LAYERS; l++) { free(specs[i].units[l]); free(specs[i].coords[l]); }
+        free(specs); free(plain); free(params); free(bufs);
+        model_free(&m);
+        return 0;
+    }
 
     Timing tr = time_steps(e, dimg, nimg, rows, specs, &sgd, warm, steps, &lv);
     int graph = engine_cuda_graph_active(e);
