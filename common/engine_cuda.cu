@@ -1587,6 +1587,62 @@ extern "C" void engine_cuda_profile_reset(Engine *eb) {
     if (e->prof) prof_reset(e->prof);
 }
 
+/* cudnnFind's times (ms) of the forward and filter-gradient algorithms it would choose for one
+ * convolution shape (need_dgrad 0), on random data, with a 256 MiB workspace of its own */
+static void probe_conv_shape(EngineCuda *e, const ConvShape *s, double *fwd_ms, double *wgrad_ms) {
+    size_t nx = (size_t)s->n * s->h * s->w * s->cin, ny = (size_t)s->n * s->hout * s->wout * s->cout;
+    size_t nw = (size_t)s->cout * s->k * s->k * s->cin, wsb = (size_t)256 << 20;
+    void *x = dalloc(e, nx * e->tsize), *y = dalloc(e, ny * e->tsize), *w = dalloc(e, nw * e->tsize),
+         *dw = dalloc(e, nw * e->tsize), *ws = dalloc(e, wsb);
+    cuk_fill_uniform(e->st, x, e->is_bf16, nx, 991, -1.f, 1.f);
+    cuk_fill_uniform(e->st, w, e->is_bf16, nw, 992, -0.1f, 0.1f);
+    sync(e);
+    ConvPlan *p = conv_plan_create(e->dnn, s, e->base.opt.deterministic, ws, wsb, x, w, y, NULL, dw);
+    *fwd_ms = conv_plan_dir_ms(p, 0);
+    *wgrad_ms = conv_plan_dir_ms(p, 2);
+    conv_plan_free(p);
+    sync(e);
+    dfree(e, x, nx * e->tsize);
+    dfree(e, y, ny * e->tsize);
+    dfree(e, w, nw * e->tsize);
+    dfree(e, dw, nw * e->tsize);
+    dfree(e, ws, wsb);
+}
+
+extern "C" void engine_cuda_probe_stem(Engine *eb, double ms[2][2]) {
+    EngineCuda *e = EC(eb);
+    const ConvBN *st = &e->m->plan.stem;
+    sync(e);
+    ConvShape s;
+    memset(&s, 0, sizeof s);
+    s.n = e->N;
+    s.cin = e->cpad;
+    s.h = st->hin;
+    s.w = st->win;
+    s.cout = st->cout;
+    s.k = st->k;
+    s.stride = st->stride;
+    s.pad = st->pad;
+    s.hout = st->hout;
+    s.wout = st->wout;
+    s.is_bf16 = e->is_bf16;
+    s.need_dgrad = 0;
+    probe_conv_shape(e, &s, &ms[0][0], &ms[0][1]);
+    /* space to depth: x'[p][q][(dy, dx, c)] = x[2p + dy - 4][2q + dx - 4] (zero outside) turns the
+     * 7x7/2 pad-3 convolution into a 4x4/1 pad-0 one on (Hout + 3)^2 pixels of 4 * 3 -> 16 channels */
+    if (st->k == 7 && st->stride == 2 && st->pad == 3) {
+        s.cin = 16;
+        s.h = st->hout + 3;
+        s.w = st->wout + 3;
+        s.k = 4;
+        s.stride = 1;
+        s.pad = 0;
+        probe_conv_shape(e, &s, &ms[1][0], &ms[1][1]);
+    } else {
+        ms[1][0] = ms[1][1] = 0;
+    }
+}
+
 extern "C" int engine_cuda_profile_summary(const Engine *eb, int *steps, double *step_ms, double *category_sum_ms,
                                            int *graph_steps, double *graph_ms) {
     const Prof *p = ECc(eb)->prof;

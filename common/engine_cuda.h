@@ -47,6 +47,11 @@ void engine_cuda_profile_reset(Engine *e);
  * GB/s and TFLOP/s, cudnnFind's own times of the convolutions) and the mode-2 step time; with
  * host_graph_ms > 0 also that figure (a host-clock step time measured by the caller). */
 void engine_cuda_profile_report(Engine *e, FILE *f, double host_graph_ms);
+/* Profiling aid (any engine; allocates ~1.3 GB and a 256 MiB workspace for the duration, about a second
+ * or two of cudnnFind at max_rows): cudnnFind's times (ms) of the forward [0] and filter-gradient [1]
+ * algorithms for the stem as built (ms[0]: 7x7/2 on the padded input) and for its space-to-depth
+ * equivalent (ms[1]: 4x4/1, 16 channels, 115 x 115 input at 224 px; 0 when not applicable). */
+void engine_cuda_probe_stem(Engine *e, double ms[2][2]);
 /* The figures so far: mode-1 steps, their mean time from the first to the last event and the mean
  * sum of the category regions (equal up to rounding); mode-2 steps and their mean time (ms). Any
  * pointer may be NULL. Returns 0 when profiling was not enabled. */

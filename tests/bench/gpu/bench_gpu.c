@@ -2,7 +2,7 @@
  *
  *   bench-gpu [--rows 512] [--size 224] [--width 1] [--k 500] [--steps 30] [--warmup 6]
  *             [--fwd-rows 512] [--fwd-iters 20] [--precision bf16|fp32] [--json FILE]
- *             [--profile [--profile-steps 5]]
+ *             [--profile [--profile-steps 5] [--no-stem-probe]]
  *
  * Times, with the host clock around calls that end in a device synchronisation, the median of
  *   train:   engine_train_step on `rows` rows (rows/2 images x 2 views), ResNet-18 + SimCLR head,
@@ -18,7 +18,9 @@
  * --profile (sets TDANN_PROFILE=1 for the engine, see engine_cuda.h) replaces the measurements above
  * with a breakdown of the spatial training step: the graph-replayed step by the host clock (median of
  * --steps after --warmup), 2 eager warm-up steps, --profile-steps eager steps with CUDA events at
- * every operation-category boundary, 10 graph-replayed steps bracketed by events; then the table
+ * every operation-category boundary, 10 graph-replayed steps bracketed by events; then (unless
+ * --no-stem-probe) cudnnFind's times for the stem as built and as a space-to-depth 4x4/1 convolution
+ * on 16 channels (engine_cuda_probe_stem: a candidate for a faster stem); then the table
  * (engine_cuda_profile_report), printed last.
  */
 #include <cuda_runtime_api.h>
@@ -123,7 +125,7 @@ int main(int argc, char **argv) {
     int rows = 512, size = 224, k = 500, steps = 30, warm = 6, fwd_rows = 512, fwd_iters = 20, prec = PREC_BF16;
     float width = 1.0f;
     const char *json = NULL;
-    int profile = 0, prof_steps = 5;
+    int profile = 0, prof_steps = 5, stem_probe = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
@@ -139,10 +141,11 @@ int main(int argc, char **argv) {
         else if (ARG("--json")) json = v;
         else if (ARG("--profile-steps")) prof_steps = atoi(v);
         else if (strcmp(a, "--profile") == 0) profile = 1;
+        else if (strcmp(a, "--no-stem-probe") == 0) stem_probe = 0;
         else if (strcmp(a, "--help") == 0) {
             printf("Usage: bench-gpu [--rows 512] [--size 224] [--width 1] [--k 500] [--steps 30] [--warmup 6]\n"
                    "                 [--fwd-rows 512] [--fwd-iters 20] [--precision bf16|fp32] [--json FILE]\n"
-                   "                 [--profile [--profile-steps 5]]\n"
+                   "                 [--profile [--profile-steps 5] [--no-stem-probe]]\n"
                    "--profile: time the spatial training step by operation category (CUDA events, eager) instead\n"
                    "e.g. bench-gpu --json out.json\n     bench-gpu --profile --steps 10\n"
                    "See also: tests/bench/gpu/run.sh, tests/gpu/profile-run.sh\n");
@@ -218,6 +221,19 @@ int main(int argc, char **argv) {
         printf("  graph-replayed step (host clock): median %.3f ms, mean %.3f, min %.3f over %d steps\n", 1e3 * tg.med,
                1e3 * tg.mean, 1e3 * tg.min, tg.n);
         printf("  eager profiled step (host clock): median %.3f ms, min %.3f over %d steps\n", 1e3 * te.med, 1e3 * te.min, te.n);
+        if (stem_probe) {
+            fflush(stdout);
+            double sm[2][2], t0 = now_seconds();
+            engine_cuda_probe_stem(e, sm);
+            /* the real stem: 2 * n * 112^2 * 64 * 7 * 7 * 3 FLOPs per direction */
+            double real = 2.0 * max_rows * (size / 2) * (size / 2) * 64 * 147;
+            printf("  stem probe (cudnnFind at %d rows, %.1f s): as built 7x7/2: fwd %.3f ms, wgrad %.3f ms (%.0f TFLOP/s on "
+                   "the real 3-channel FLOPs);\n    space-to-depth 4x4/1 on 16 channels: fwd %.3f ms, wgrad %.3f ms (%.0f TFLOP/s "
+                   "on the real FLOPs): saving %.2f ms per step\n",
+                   max_rows, now_seconds() - t0, sm[0][0], sm[0][1], 2 * real / ((sm[0][0] + sm[0][1]) * 1e-3) / 1e12,
+                   sm[1][0], sm[1][1], sm[1][0] + sm[1][1] > 0 ? 2 * real / ((sm[1][0] + sm[1][1]) * 1e-3) / 1e12 : 0.0,
+                   sm[1][0] + sm[1][1] > 0 ? sm[0][0] + sm[0][1] - sm[1][0] - sm[1][1] : 0.0);
+        }
         fflush(stdout);
         engine_cuda_profile_report(e, stdout, 1e3 * tg.med);
         engine_free(e);
