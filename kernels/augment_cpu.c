@@ -14,13 +14,14 @@
 #include "augment.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "image.h"
 #include "rng.h"
+
+#include "augment_simd.h"
 
 void augment_config_default(AugmentConfig *c) {
     c->crop_scale_min = 0.08f;
@@ -131,34 +132,18 @@ static void *scr(AugmentScratch *s, int which, size_t bytes) {
 }
 
 /* ---- plane helpers ------------------------------------------------------------------------------- */
-#ifdef __SSE2__
-#include <emmintrin.h>
-/* 16 x 16 byte block: four rounds of "interleave row i with row i + 8" are a transpose. */
-static inline void transpose16(uint8_t *dst, size_t ds, const uint8_t *src, size_t ss) {
-    __m128i a[16], b[16];
-    for (int i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i *)(src + i * ss));
-    for (int r = 0; r < 4; r++) {
-        for (int i = 0; i < 8; i++) {
-            b[2 * i] = _mm_unpacklo_epi8(a[i], a[i + 8]);
-            b[2 * i + 1] = _mm_unpackhi_epi8(a[i], a[i + 8]);
-        }
-        memcpy(a, b, sizeof a);
-    }
-    for (int i = 0; i < 16; i++) _mm_storeu_si128((__m128i *)(dst + i * ds), a[i]);
-}
-#endif
-
 /* dst [w][h] = transpose of src [h][w] (bytes). */
 static void transpose8(uint8_t *restrict dst, const uint8_t *restrict src, int w, int h) {
-    int y0 = 0, x0 = 0;
-#ifdef __SSE2__
-    for (y0 = 0; y0 + 16 <= h; y0 += 16)
-        for (x0 = 0; x0 + 16 <= w; x0 += 16)
-            transpose16(dst + (size_t)x0 * h + y0, (size_t)h, src + (size_t)y0 * w + x0, (size_t)w);
-    /* edges: rows y0.. (all columns) and columns x0.. of the blocked rows */
-    for (int y = 0; y < y0; y++)
-        for (int x = x0; x < w; x++) dst[(size_t)x * h + y] = src[(size_t)y * w + x];
-#endif
+    int y0 = 0;
+    for (; y0 + 16 <= h; y0 += 16) {
+        int x0 = 0;
+        for (; x0 + 16 * TILE_W <= w; x0 += 16 * TILE_W)
+            tiles_rows_to_cols(dst + (size_t)x0 * h + y0, (size_t)h, src + (size_t)y0 * w + x0, (size_t)w);
+        for (; x0 + 16 <= w; x0 += 16)
+            tile1_rows_to_cols(dst + (size_t)x0 * h + y0, (size_t)h, src + (size_t)y0 * w + x0, (size_t)w);
+        for (int y = y0; y < y0 + 16; y++)
+            for (int x = x0; x < w; x++) dst[(size_t)x * h + y] = src[(size_t)y * w + x];
+    }
     for (int y = y0; y < h; y++)
         for (int x = 0; x < w; x++) dst[(size_t)x * h + y] = src[(size_t)y * w + x];
 }
@@ -231,91 +216,84 @@ static void p_grayscale(uint8_t *restrict r, uint8_t *restrict g, uint8_t *restr
     }
 }
 
-/* round() (half away from zero) for 0 <= x < 2^31, exactly: x - (int)x is exact */
-static inline int round_pos(double x) {
-    int ti = (int)x;
-    return ti + (x - (double)ti >= 0.5);
-}
-
-#define SEL8(m, a, b) ((uint8_t)(((m) & (a)) | (~(m) & (b))))
-
-/* hue: Pillow rgb2hsv_row, numpy's uint8 addition, Pillow hsv2rgb (Convert.c), types as there:
+/* hue: Pillow rgb2hsv_row, numpy's uint8 addition, Pillow hsv2rgb (Convert.c). Pillow computes
  *   cr = float(max - min); s = cr / max; rc, gc, bc = float(max - c) / cr;
  *   h = bc - gc (float) | 2.0 + rc - bc | 4.0 + gc - rc (double, stored as float);
  *   h = fmod(h / 6.0 + 1.0, 1.0); H = int(h * 255.0); S = int(s * 255.0); V = max
  *   H += shift (mod 256); if S == 0: grey V; else i = floor(H * 6.0 / 255.0),
  *   f = H * 6.0 / 255.0 - i, fs = S / 255.0 (floats), p = round(V (1 - fs)),
  *   q = round(V (1 - fs f)), t = round(V (1 - fs (1 - f))), picked by i % 6.
- * Grey pixels (max == min) have S = 0 and stay grey. Three branch-free loops over blocks of
- * pixels (to HSV; p, q, t and the sector; the pick) so that each one vectorises. Casts Pillow makes
- * through float are dropped where they are exact (small integers). fmod(x, 1) for x in [5/6, 11/6]
- * is x - 1 when x >= 1 (exact). */
-/* f = float(uh * 6.0 / 255.0 - i) and fs = float(us / 255.0), tabulated (exactly Pillow's values) */
-static float hue_f[256], hue_fs[256];
-static pthread_once_t hue_once = PTHREAD_ONCE_INIT;
-static void hue_tables(void) {
-    for (int u = 0; u < 256; u++) {
-        double hx = (double)u * 6.0 / 255.0;
-        hue_f[u] = (float)(hx - floor(hx));
-        hue_fs[u] = (float)((double)u / 255.0);
-    }
+ * Computed here in float and int32 only, with results equal to Pillow's on every colour and shift
+ * (tests/unit/test_augment.c checks all 2^24 colours against a literal transcription):
+ *   H: of rc, gc, bc one is 0 (the max channel) and one is exactly 1 (the min channel), so h is
+ *      (off + 1) - q or q + (off - 1), q = float(k / cr), k = max - mid: one float division and one
+ *      correctly rounded float add, exactly Pillow's float h. Then hf = h / 6 (+ 1 when h < 0) and
+ *      H = int(hf * 255) in float give Pillow's double chain's H on every colour (checked
+ *      exhaustively when this was written; the float h / 6.0f matters, h * (1/6) does not match).
+ *   S = floor(255 cr / max) (the float quotient cannot cross an integer: its error is < 1/255).
+ *   p, q, t are the exact roundings of V (255 - S) / 255, V (65025 - S m) / 65025 and
+ *      V (65025 - S (255 - m)) / 65025 with m = 6 H - 255 i (f = m / 255): the denominators are
+ *      odd, so no exact half occurs, and Pillow's float/double rounding errors (< 5e-5) never move a
+ *      value across a rounding boundary (exhaustive over all (V, S, H)). Integer forms:
+ *      p = (x + 127) / 255, q = V - (y + 32512) / 65025 with y = V S m, divisions by constants
+ *      done exactly (multiply-shift for / 255; float estimate + one integer correction for / 65025).
+ * Grey pixels (cr = 0) get S = 0 and then p = q = t = V: no special case. One branch-free loop. */
+static inline int div255(int x) { return (int)(((uint32_t)x * 32897u) >> 23); } /* exact for 0 <= x <= 65535 */
+
+#define V_DIV255(x) ((vi32)(((vu32)(x) * 32897u) >> 23)) /* x / 255 for 0 <= x <= 65535, exactly */
+
+/* round(y / 65025) for 0 <= y < 2^24 - 32512, exactly: float estimate (off by at most 1), corrected */
+V_INLINE vi32 v_round_div65025(const vi32 *y) {
+    vi32 z = *y + 32512;
+    vi32 e = __builtin_convertvector(__builtin_convertvector(z, vf32) * (1.0f / 65025.0f), vi32);
+    vi32 r = z - e * 65025;
+    return e + (r < 0) - (r >= 65025); /* comparisons are -1 where true */
+}
+
+/* 16 pixels of planes R, G, B (in place) */
+static inline void hue16(uint8_t *R, uint8_t *G, uint8_t *B, int shift) {
+    vi32 r = v_load16(R), g = v_load16(G), b = v_load16(B);
+    vi32 mx = V_MAX(V_MAX(r, g), b), mn = V_MIN(V_MIN(r, g), b), cr = mx - mn;
+    vi32 rmax = r == mx, gmax = (g == mx) & ~rmax, bmax = ~(rmax | gmax);
+    vi32 n1 = mx - V_SEL(rmax, b, V_SEL(gmax, r, g)); /* Pillow's first quotient's numerator */
+    vi32 n2 = mx - V_SEL(rmax, g, V_SEL(gmax, b, r)); /* the subtracted one */
+    vi32 off = (gmax & 2) | (bmax & 4);
+    vi32 one = n1 == cr;
+    vf32 q = __builtin_convertvector(V_SEL(one, n2, n1), vf32) / __builtin_convertvector(cr - (cr == 0), vf32);
+    vf32 ha = __builtin_convertvector(off + 1, vf32) - q, hb = q + __builtin_convertvector(off - 1, vf32);
+    vf32 h = V_SELF(one, ha, hb);
+    vf32 h6 = h / 6.0f;
+    vf32 hf = V_SELF(h < 0.0f, h6 + 1.0f, h6);
+    vi32 H = (__builtin_convertvector(hf * 255.0f, vi32) + shift) & 255;
+    vi32 S = __builtin_convertvector(__builtin_convertvector(255 * cr, vf32) / __builtin_convertvector(mx - (mx == 0), vf32), vi32);
+    vi32 i = V_DIV255(6 * H), m = 6 * H - 255 * i;
+    vi32 V = mx;
+    vi32 p = V_DIV255(V * (255 - S) + 127);
+    vi32 yq = V * S * m, yt = V * S * (255 - m);
+    vi32 qv = V - v_round_div65025(&yq);
+    vi32 t = V - v_round_div65025(&yt);
+    /* sector i % 6: 0 (V, t, p) 1 (q, V, p) 2 (p, V, t) 3 (p, q, V) 4 (t, p, V) 5 (V, p, q) */
+    vi32 s0 = (i == 0) | (i == 6), s1 = i == 1, s2 = i == 2, s3 = i == 3, s4 = i == 4, s5 = i == 5;
+    vi32 ro = V_SEL(s0 | s5, V, V_SEL(s1, qv, V_SEL(s4, t, p)));
+    vi32 go = V_SEL(s1 | s2, V, V_SEL(s0, t, V_SEL(s3, qv, p)));
+    vi32 bo = V_SEL(s3 | s4, V, V_SEL(s2, t, V_SEL(s5, qv, p)));
+    v_store16(R, &ro);
+    v_store16(G, &go);
+    v_store16(B, &bo);
 }
 
 static void p_hue(uint8_t *restrict R, uint8_t *restrict G, uint8_t *restrict B, size_t n, uint8_t shift) {
-    pthread_once(&hue_once, hue_tables);
-    enum { BLK = 512 };
-    uint8_t Hb[BLK], Sb[BLK], Vb[BLK], Pb[BLK], Qb[BLK], Tb[BLK], Ib[BLK];
-    for (size_t k0 = 0; k0 < n; k0 += BLK) {
-        size_t m = n - k0 < BLK ? n - k0 : BLK;
-        const uint8_t *restrict r_ = R + k0, *restrict g_ = G + k0, *restrict b_ = B + k0;
-        for (size_t k = 0; k < m; k++) {
-            int r = r_[k], g = g_[k], b = b_[k];
-            int maxc = r > g ? r : g;
-            maxc = maxc > b ? maxc : b;
-            int minc = r < g ? r : g;
-            minc = minc < b ? minc : b;
-            int grey = maxc == minc;
-            float cr = (float)(grey ? 1 : maxc - minc);
-            float s = cr / (float)(maxc ? maxc : 1);
-            /* Pillow: r max: h = bc - gc; g max: 2 + rc - bc; else 4 + gc - rc, rc = (max - r) / cr
-             * etc. (float quotients). One of rc, gc, bc is 0; the other two are A and B below, and
-             * h = off + A - B in double rounded to float (A - B is exact in double, so for r max
-             * this equals Pillow's float subtraction). */
-            int rmax = r == maxc, gmax = !rmax && g == maxc;
-            int n1 = rmax ? maxc - b : gmax ? maxc - r : maxc - g;
-            int n2 = rmax ? maxc - g : gmax ? maxc - b : maxc - r;
-            double off = rmax ? 0.0 : gmax ? 2.0 : 4.0;
-            float A = (float)n1 / cr, B = (float)n2 / cr;
-            float h = (float)(off + (double)A - (double)B);
-            double x = (double)h / 6.0 + 1.0;
-            float hf = (float)(x >= 1.0 ? x - 1.0 : x);
-            int uh = (int)((double)hf * 255.0);
-            int us = (int)((double)s * 255.0);
-            Hb[k] = (uint8_t)(uh + shift);
-            Sb[k] = (uint8_t)(grey ? 0 : us);
-            Vb[k] = (uint8_t)maxc;
-        }
-        for (size_t k = 0; k < m; k++) {
-            int uh = Hb[k], us = Sb[k];
-            int i = (uh * 6) / 255; /* = floor(uh * 6.0 / 255.0): non-integer quotients are >= 1/255 off */
-            float f = hue_f[uh];
-            float fs = hue_fs[us];
-            double vd = (double)Vb[k];
-            Pb[k] = (uint8_t)round_pos(vd * (1.0 - (double)fs));
-            Qb[k] = (uint8_t)round_pos(vd * (1.0 - (double)(fs * f)));
-            Tb[k] = (uint8_t)round_pos(vd * (1.0 - (double)fs * (1.0 - (double)f)));
-            Ib[k] = (uint8_t)(us == 0 ? 7 : i == 6 ? 0 : i); /* 7: grey */
-        }
-        uint8_t *restrict ro_ = R + k0, *restrict go_ = G + k0, *restrict bo_ = B + k0;
-        for (size_t k = 0; k < m; k++) {
-            uint8_t v = Vb[k], p = Pb[k], q = Qb[k], t = Tb[k], sel = Ib[k];
-            uint8_t m0 = (uint8_t)-(sel == 0), m1 = (uint8_t)-(sel == 1), m2 = (uint8_t)-(sel == 2);
-            uint8_t m3 = (uint8_t)-(sel == 3), m4 = (uint8_t)-(sel == 4), m5 = (uint8_t)-(sel == 5);
-            uint8_t m7 = (uint8_t)-(sel == 7);
-            ro_[k] = SEL8(m0 | m5 | m7, v, SEL8(m1, q, SEL8(m2 | m3, p, t)));
-            go_[k] = SEL8(m1 | m2 | m7, v, SEL8(m0, t, SEL8(m3, q, p)));
-            bo_[k] = SEL8(m3 | m4 | m7, v, SEL8(m0 | m1, p, SEL8(m2, t, q)));
-        }
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) hue16(R + k, G + k, B + k, shift);
+    if (k < n) { /* tail through a padded block */
+        uint8_t t[3][16] = {{0}};
+        memcpy(t[0], R + k, n - k);
+        memcpy(t[1], G + k, n - k);
+        memcpy(t[2], B + k, n - k);
+        hue16(t[0], t[1], t[2], shift);
+        memcpy(R + k, t[0], n - k);
+        memcpy(G + k, t[1], n - k);
+        memcpy(B + k, t[2], n - k);
     }
 }
 
@@ -387,10 +365,89 @@ static void box_pass(uint8_t *restrict out, const uint8_t *restrict in, int L, i
 #undef LN
 }
 
+/* The fast form of the same passes, for radius <= BLUR_FAST_R and widths 16 .. BLUR_FAST_W: with
+ * r = int(radius), Pillow's running sum is exactly the window sum acc[x] = sum_{|i| <= r} in[x + i]
+ * with indices clamped to the line (its first accumulation and its edge loops are that, written
+ * incrementally), and the two edge taps are in[clamp(x - r - 1)] and in[clamp(x + r + 1)]. Integer
+ * sums, so evaluation order does not matter. Horizontal passes: whole window sums over a row copy
+ * padded with r + 1 repeated edge bytes each side, 16 outputs per register; all three passes stay in
+ * two row buffers. Vertical passes: 16 columns at a time, the running sum down the rows kept in a
+ * register. No transposes. */
+enum { BLUR_FAST_R = 8, BLUR_FAST_W = 2048 };
+typedef struct { int r; uint32_t ww, fw; } BoxK;
+
+static BoxK box_k(float fradius) {
+    BoxK k;
+    k.r = (int)fradius;
+    k.ww = (uint32_t)((uint32_t)(1 << 24) / (fradius * 2 + 1));
+    k.fw = ((1 << 24) - (k.r * 2 + 1) * k.ww) / 2;
+    return k;
+}
+
+/* (acc * ww + edges * fw + 2^23) >> 24 in uint32, as Pillow */
+#define BOX_OUT(acc, e, k) ((vi32)(((vu32)(acc) * (k).ww + (vu32)(e) * (k).fw + (1u << 23)) >> 24))
+
+/* out[0..w) from the padded row in[-r-1 .. w+r] (pointers at element 0); w >= 16 */
+static void box_row(uint8_t *restrict out, const uint8_t *restrict in, int w, BoxK k) {
+    for (int x0 = 0;; x0 += 16) {
+        if (x0 > w - 16) x0 = w - 16; /* the last block overlaps the previous one */
+        vi32 acc = v_load16(in + x0 - k.r);
+        for (int i = -k.r + 1; i <= k.r; i++) acc += v_load16(in + x0 + i);
+        vi32 e = v_load16(in + x0 - k.r - 1) + v_load16(in + x0 + k.r + 1);
+        vi32 o = BOX_OUT(acc, e, k);
+        v_store16(out + x0, &o);
+        if (x0 == w - 16) break;
+    }
+}
+
+static void pad_row(uint8_t *row, int w, int pad) { /* row[-pad..-1] = row[0], row[w..w+pad-1] = row[w-1] */
+    memset(row - pad, row[0], (size_t)pad);
+    memset(row + w, row[w - 1], (size_t)pad);
+}
+
+/* out [h][w] = one vertical pass over in [h][w]; w >= 16 */
+static void box_cols(uint8_t *restrict out, const uint8_t *restrict in, int w, int h, BoxK k) {
+#define ROW(y) (in + (size_t)((y) < 0 ? 0 : (y) > h - 1 ? h - 1 : (y)) * w + x0)
+    for (int x0 = 0;; x0 += 16) {
+        if (x0 > w - 16) x0 = w - 16;
+        vi32 acc = V_SPLAT(0); /* window of output -1: rows -r-1 .. r-1 */
+        for (int i = -k.r - 1; i <= k.r - 1; i++) acc += v_load16(ROW(i));
+        for (int y = 0; y < h; y++) {
+            vi32 left = v_load16(ROW(y - k.r - 1));
+            acc += v_load16(ROW(y + k.r)) - left;
+            vi32 o = BOX_OUT(acc, left + v_load16(ROW(y + k.r + 1)), k);
+            v_store16(out + (size_t)y * w + x0, &o);
+        }
+        if (x0 == w - 16) break;
+    }
+#undef ROW
+}
+
 /* Blur one plane [h][w] in place; t1, t2: w * h bytes; acc: max(w, h) uint32. Pillow: 3 horizontal
- * passes, then 3 vertical ones, uint8 in between; the horizontal ones run on the transpose. */
+ * passes, then 3 vertical ones, uint8 in between. */
 static void p_blur(uint8_t *pl, int w, int h, float radius, uint8_t *t1, uint8_t *t2, uint32_t *acc) {
     float r = gaussian_blur_radius(radius, 3);
+    BoxK k = box_k(r);
+    if (k.r <= BLUR_FAST_R && w >= 16 && w <= BLUR_FAST_W && h >= 1) {
+        uint8_t bufa[BLUR_FAST_W + 2 * BLUR_FAST_R + 2], bufb[BLUR_FAST_W + 2 * BLUR_FAST_R + 2];
+        int pad = k.r + 1;
+        uint8_t *ra = bufa + pad, *rb = bufb + pad;
+        for (int y = 0; y < h; y++) {
+            uint8_t *row = pl + (size_t)y * w;
+            memcpy(ra, row, (size_t)w);
+            pad_row(ra, w, pad);
+            box_row(rb, ra, w, k);
+            pad_row(rb, w, pad);
+            box_row(ra, rb, w, k);
+            pad_row(ra, w, pad);
+            box_row(t1 + (size_t)y * w, ra, w, k);
+        }
+        box_cols(t2, t1, w, h, k);
+        box_cols(t1, t2, w, h, k);
+        box_cols(pl, t1, w, h, k);
+        return;
+    }
+    /* general radius / tiny widths: Pillow's running-sum lines, the horizontal ones on the transpose */
     transpose8(t1, pl, w, h);         /* [w][h] */
     box_pass(t2, t1, w, h, r, acc);
     box_pass(t1, t2, w, h, r, acc);
@@ -475,11 +532,53 @@ void augment_gaussian_blur(uint8_t *im, int w, int h, float radius) {
     planes_to(im, &P);
 }
 
-/* ---- resampling into planes (Pillow BILINEAR, transposed horizontal pass) ---------------------- */
+/* ---- resampling into planes (Pillow BILINEAR) ------------------------------------------------------
+ * Pillow's passes exactly: horizontal first (22-bit fixed point, accumulator from 2^21, clipped to
+ * [0, 2^30) and shifted by 22), rounded to uint8, then vertical. Every sum is an exact int32, so
+ * any evaluation order gives Pillow's numbers. The horizontal pass runs on bands of 16 source
+ * rows: the band is deinterleaved and transposed into Tb [C][16] (all in L1), so that one 16-lane
+ * register accumulates one output column of the 16 rows over its taps; results [S][16] are
+ * transposed back into rows. The vertical pass accumulates 16 output pixels of a row in a register
+ * over the taps (rows). */
+#define V_CLIPACC(a) (V_MIN(V_MAX((a), V_SPLAT(0)), V_SPLAT((1 << 30) - 1)) >> 22)
+
 static inline uint8_t clipacc(int32_t a) {
     a = a < 0 ? 0 : a;
     a = a > (1 << 30) - 1 ? (1 << 30) - 1 : a;
     return (uint8_t)(a >> 22);
+}
+
+/* Tb [C][16] = transpose of the band Db [16][C] */
+static void band_to_columns(uint8_t *restrict Tb, const uint8_t *restrict Db, int C) {
+    int x0 = 0;
+    for (; x0 + 16 * TILE_W <= C; x0 += 16 * TILE_W) tiles_rows_to_cols(Tb + (size_t)x0 * 16, 16, Db + x0, (size_t)C);
+    for (; x0 + 16 <= C; x0 += 16) tile1_rows_to_cols(Tb + (size_t)x0 * 16, 16, Db + x0, (size_t)C);
+    for (int x = x0; x < C; x++)
+        for (int j = 0; j < 16; j++) Tb[(size_t)x * 16 + j] = Db[(size_t)j * C + x];
+}
+
+/* rows [16][S] (stride S) = transpose of Ob [S][16] */
+static void columns_to_band(uint8_t *restrict rows, const uint8_t *restrict Ob, int S) {
+    int x0 = 0;
+    for (; x0 + 16 * TILE_W <= S; x0 += 16 * TILE_W) tiles_cols_to_rows(rows + x0, (size_t)S, Ob + (size_t)x0 * 16, 16);
+    for (; x0 + 16 <= S; x0 += 16) tile1_cols_to_rows(rows + x0, (size_t)S, Ob + (size_t)x0 * 16, 16);
+    for (int x = x0; x < S; x++)
+        for (int j = 0; j < 16; j++) rows[(size_t)j * S + x] = Ob[(size_t)x * 16 + j];
+}
+
+/* The horizontal taps of one band and channel: Ob[xo][0..16] for every output column, K taps each
+ * (Pillow's weights are zero-padded to ksize, so a fixed K = ksize reads a few zero-weighted
+ * columns past the last tap instead of branching on the tap count). */
+V_INLINE void band_taps(uint8_t *restrict Ob, const uint8_t *restrict Tc, const int *bh, const int32_t *kh, int S, int K,
+                        int xfirst, int flip) {
+    for (int xx = 0; xx < S; xx++) {
+        const int32_t *k = kh + (size_t)xx * K;
+        const uint8_t *col = Tc + (size_t)(bh[2 * xx] - xfirst) * 16;
+        vi32 acc = V_SPLAT(1 << 21);
+        for (int t = 0; t < K; t++) acc += v_load16(col + 16 * t) * k[t];
+        acc = V_CLIPACC(acc);
+        v_store16(Ob + (size_t)(flip ? S - 1 - xx : xx) * 16, &acc);
+    }
 }
 
 /* out planes P[c] [S][S] from the interleaved sub-image src [sh][sw] (stride bytes), box inside it;
@@ -497,64 +596,63 @@ static int resample_planar(uint8_t *P[3], int S, const uint8_t *src, int sw, int
     if (!ksh || !ksv) goto done;
     int yfirst = bv[0], ylast = bv[2 * S - 2] + bv[2 * S - 1], R = ylast - yfirst;
     for (int i = 0; i < S; i++) bv[2 * i] -= yfirst;
-    int maxn = R > S ? R : S;
-    int32_t *acc = scr(sc, BUF_ACC, sizeof(int32_t) * (size_t)maxn);
-    uint8_t *Hr = scr(sc, BUF_HR, (size_t)3 * R * S);
-    if (!acc || !Hr) goto done;
+    size_t RS = (size_t)((R + 15) & ~15) * S; /* plane stride: whole bands (a partial one writes 16 rows) */
+    uint8_t *Hr = scr(sc, BUF_HR, 3 * RS);
+    if (!Hr) goto done;
     if (need_h) {
         int xfirst = bh[0], xlast = bh[2 * S - 2] + bh[2 * S - 1], C = xlast - xfirst;
-        uint8_t *T = scr(sc, BUF_T, (size_t)3 * C * R), *H = scr(sc, BUF_H, (size_t)3 * S * R);
-        if (!T || !H) goto done;
-        /* T[c] [C][R]: the needed block, deinterleaved (D[c] [R][C]) and transposed */
-        uint8_t *D = scr(sc, BUF_D, (size_t)3 * C * R);
-        if (!D) goto done;
-        size_t CR = (size_t)C * R;
-        for (int r = 0; r < R; r++)
-            deinterleave(D + (size_t)r * C, D + CR + (size_t)r * C, D + 2 * CR + (size_t)r * C,
-                         src + (size_t)(yfirst + r) * stride + (size_t)xfirst * 3, (size_t)C);
-        for (int c = 0; c < 3; c++) transpose8(T + c * CR, D + c * CR, C, R);
-        /* horizontal pass: H[c][xx][r] = sum_k kh[xx][k] * T[c][xmin + k][r] */
-        for (int c = 0; c < 3; c++) {
-            const uint8_t *Tc = T + (size_t)c * C * R;
-            uint8_t *Hc = H + (size_t)c * S * R;
-            for (int xx = 0; xx < S; xx++) {
-                const int32_t *k = kh + (size_t)xx * ksh;
-                int xmin = bh[2 * xx] - xfirst, xn = bh[2 * xx + 1];
-                for (int r = 0; r < R; r++) acc[r] = 1 << 21;
-                for (int t = 0; t < xn; t++) {
-                    const uint8_t *restrict row = Tc + (size_t)(xmin + t) * R;
-                    int32_t kt = k[t];
-                    for (int r = 0; r < R; r++) acc[r] += (int32_t)row[r] * kt;
-                }
-                uint8_t *restrict o = Hc + (size_t)(flip ? S - 1 - xx : xx) * R;
-                for (int r = 0; r < R; r++) o[r] = clipacc(acc[r]);
+        /* Tb per channel: C columns + ksh zero columns (read with weight 0 past the last tap) */
+        size_t C16 = (size_t)16 * C, T16 = (size_t)16 * (C + ksh);
+        uint8_t *Db = scr(sc, BUF_D, 3 * C16), *Tb = scr(sc, BUF_T, 3 * T16), *Ob = scr(sc, BUF_H, (size_t)16 * S);
+        if (!Db || !Tb || !Ob) goto done;
+        for (int c = 0; c < 3; c++) memset(Tb + c * T16 + C16, 0, T16 - C16);
+        for (int r0 = 0; r0 < R; r0 += 16) {
+            for (int j = 0; j < 16; j++) { /* rows past the end repeat the last one (results dropped) */
+                int r = r0 + j < R ? r0 + j : R - 1;
+                deinterleave(Db + (size_t)j * C, Db + C16 + (size_t)j * C, Db + 2 * C16 + (size_t)j * C,
+                             src + (size_t)(yfirst + r) * stride + (size_t)xfirst * 3, (size_t)C);
             }
-            transpose8(Hr + (size_t)c * R * S, Hc, R, S); /* [S][R] -> [R][S] */
+            for (int c = 0; c < 3; c++) {
+                uint8_t *Tc = Tb + c * T16;
+                band_to_columns(Tc, Db + c * C16, C);
+                switch (ksh) { /* constant tap counts unroll */
+                case 3: band_taps(Ob, Tc, bh, kh, S, 3, xfirst, flip); break;
+                case 5: band_taps(Ob, Tc, bh, kh, S, 5, xfirst, flip); break;
+                case 7: band_taps(Ob, Tc, bh, kh, S, 7, xfirst, flip); break;
+                default: band_taps(Ob, Tc, bh, kh, S, ksh, xfirst, flip); break;
+                }
+                columns_to_band(Hr + c * RS + (size_t)r0 * S, Ob, S);
+            }
         }
     } else {
         for (int r = 0; r < R; r++) {
             const uint8_t *s0 = src + (size_t)(yfirst + r) * stride;
-            deinterleave(Hr + (size_t)r * S, Hr + (size_t)R * S + (size_t)r * S, Hr + (size_t)2 * R * S + (size_t)r * S,
-                         s0, (size_t)S);
+            deinterleave(Hr + (size_t)r * S, Hr + RS + (size_t)r * S, Hr + 2 * RS + (size_t)r * S, s0, (size_t)S);
         }
     }
     for (int c = 0; c < 3; c++) {
-        const uint8_t *Hc = Hr + (size_t)c * R * S;
+        const uint8_t *Hc = Hr + c * RS;
         if (!need_v) {
             memcpy(P[c], Hc, (size_t)S * S);
             continue;
         }
         for (int yy = 0; yy < S; yy++) {
             const int32_t *k = kv + (size_t)yy * ksv;
-            int ymin = bv[2 * yy], yn = bv[2 * yy + 1];
-            for (int x = 0; x < S; x++) acc[x] = 1 << 21;
-            for (int t = 0; t < yn; t++) {
-                const uint8_t *restrict row = Hc + (size_t)(ymin + t) * S;
-                int32_t kt = k[t];
-                for (int x = 0; x < S; x++) acc[x] += (int32_t)row[x] * kt;
+            const uint8_t *base = Hc + (size_t)bv[2 * yy] * S;
+            int yn = bv[2 * yy + 1];
+            uint8_t *o = P[c] + (size_t)yy * S;
+            int x = 0;
+            for (; x + 16 <= S; x += 16) {
+                vi32 acc = (vi32){0} + (1 << 21);
+                for (int t = 0; t < yn; t++) acc += v_load16(base + (size_t)t * S + x) * k[t];
+                acc = V_CLIPACC(acc);
+                v_store16(o + x, &acc);
             }
-            uint8_t *restrict o = P[c] + (size_t)yy * S;
-            for (int x = 0; x < S; x++) o[x] = clipacc(acc[x]);
+            for (; x < S; x++) {
+                int32_t a = 1 << 21;
+                for (int t = 0; t < yn; t++) a += (int32_t)base[(size_t)t * S + x] * k[t];
+                o[x] = clipacc(a);
+            }
         }
     }
     if (flip && !need_h)
