@@ -175,19 +175,42 @@ static inline uint8_t trunc8(float t) {
     return (uint8_t)(int)t;
 }
 
-/* ---- colour steps on planes (Pillow ImageEnhance = Image.blend in C float) ------------------------ */
+/* ---- colour steps on planes (Pillow ImageEnhance = Image.blend in C float) ------------------------
+ * VL pixels per register with exactly the scalar float operations (no FMA: fp-contract is off), the
+ * ragged end with the scalar formulas. Luma in float is exact: every product and partial sum of
+ * r 19595 + g 38470 + b 7471 + 32768 is an integer below 2^24, and the scaling by 2^-16 is exact. */
+V_INLINE vi32 v_trunc8(vf32 t) { /* trunc8 on VL lanes */
+    t = V_SELF(t < 0.0f, (vf32){0}, t);
+    t = V_SELF(t > 255.0f, (vf32){0} + 255.0f, t);
+    return V_F2I(t);
+}
+
+V_INLINE vf32 v_lumaf(const vf32 *r, const vf32 *g, const vf32 *b) { /* luma as a float integer */
+    vf32 t = *r * 19595.0f + *g * 38470.0f + *b * 7471.0f + 32768.0f;
+    return V_I2F(V_F2I(t * (1.0f / 65536.0f)));
+}
+
 /* brightness: blend(black, im, f) = 0 + f * v */
 static void p_brightness(uint8_t *restrict pl, size_t n, float f) {
-    for (size_t i = 0; i < n; i++) pl[i] = trunc8(f * (float)pl[i]);
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        vi32 o = v_trunc8(f * V_I2F(v_load(pl + i)));
+        v_store(pl + i, &o);
+    }
+    for (; i < n; i++) pl[i] = trunc8(f * (float)pl[i]);
 }
 
 static int p_mean_luma(const uint8_t *restrict r, const uint8_t *restrict g, const uint8_t *restrict b, size_t n) {
     uint64_t sum = 0;
     for (size_t i0 = 0; i0 < n; i0 += 65536) { /* int32 partial sums cannot overflow */
-        size_t i1 = i0 + 65536 < n ? i0 + 65536 : n;
-        uint32_t part = 0;
-        for (size_t i = i0; i < i1; i++) part += (uint32_t)luma(r[i], g[i], b[i]);
-        sum += part;
+        size_t i1 = i0 + 65536 < n ? i0 + 65536 : n, i = i0;
+        vi32 part = V_SPLAT(0);
+        for (; i + VL <= i1; i += VL) {
+            vf32 rf = V_I2F(v_load(r + i)), gf = V_I2F(v_load(g + i)), bf = V_I2F(v_load(b + i));
+            part += V_F2I(v_lumaf(&rf, &gf, &bf));
+        }
+        for (int k = 0; k < VL; k++) sum += (uint32_t)part[k];
+        for (; i < i1; i++) sum += (uint32_t)luma(r[i], g[i], b[i]);
     }
     return (int)((double)sum / (double)n + 0.5); /* ImageStat mean of convert("L"), int(m + 0.5) */
 }
@@ -195,12 +218,26 @@ static int p_mean_luma(const uint8_t *restrict r, const uint8_t *restrict g, con
 /* contrast: blend(mean grey, im, f) */
 static void p_contrast_apply(uint8_t *restrict pl, size_t n, int mean, float f) {
     float m = (float)mean;
-    for (size_t i = 0; i < n; i++) pl[i] = trunc8(m + f * (float)((int)pl[i] - mean));
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        vi32 o = v_trunc8(m + f * V_I2F(v_load(pl + i) - mean));
+        v_store(pl + i, &o);
+    }
+    for (; i < n; i++) pl[i] = trunc8(m + f * (float)((int)pl[i] - mean));
 }
 
 /* saturation: blend(convert("L"), im, f) per pixel */
 static void p_saturation(uint8_t *restrict r, uint8_t *restrict g, uint8_t *restrict b, size_t n, float f) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        vf32 rf = V_I2F(v_load(r + i)), gf = V_I2F(v_load(g + i)), bf = V_I2F(v_load(b + i));
+        vf32 L = v_lumaf(&rf, &gf, &bf);
+        vi32 ro = v_trunc8(L + f * (rf - L)), go = v_trunc8(L + f * (gf - L)), bo = v_trunc8(L + f * (bf - L));
+        v_store(r + i, &ro);
+        v_store(g + i, &go);
+        v_store(b + i, &bo);
+    }
+    for (; i < n; i++) {
         int L = luma(r[i], g[i], b[i]);
         float lf = (float)L;
         r[i] = trunc8(lf + f * (float)((int)r[i] - L));
@@ -210,7 +247,15 @@ static void p_saturation(uint8_t *restrict r, uint8_t *restrict g, uint8_t *rest
 }
 
 static void p_grayscale(uint8_t *restrict r, uint8_t *restrict g, uint8_t *restrict b, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        vf32 rf = V_I2F(v_load(r + i)), gf = V_I2F(v_load(g + i)), bf = V_I2F(v_load(b + i));
+        vi32 L = V_F2I(v_lumaf(&rf, &gf, &bf));
+        v_store(r + i, &L);
+        v_store(g + i, &L);
+        v_store(b + i, &L);
+    }
+    for (; i < n; i++) {
         uint8_t L = (uint8_t)luma(r[i], g[i], b[i]);
         r[i] = g[i] = b[i] = L;
     }
@@ -250,9 +295,9 @@ V_INLINE vi32 v_round_div65025(const vi32 *y) {
     return e + (r < 0) - (r >= 65025); /* comparisons are -1 where true */
 }
 
-/* 16 pixels of planes R, G, B (in place) */
-static inline void hue16(uint8_t *R, uint8_t *G, uint8_t *B, int shift) {
-    vi32 r = v_load16(R), g = v_load16(G), b = v_load16(B);
+/* VL pixels of planes R, G, B (in place) */
+V_INLINE void hue_block(uint8_t *R, uint8_t *G, uint8_t *B, int shift) {
+    vi32 r = v_load(R), g = v_load(G), b = v_load(B);
     vi32 mx = V_MAX(V_MAX(r, g), b), mn = V_MIN(V_MIN(r, g), b), cr = mx - mn;
     vi32 rmax = r == mx, gmax = (g == mx) & ~rmax, bmax = ~(rmax | gmax);
     vi32 n1 = mx - V_SEL(rmax, b, V_SEL(gmax, r, g)); /* Pillow's first quotient's numerator */
@@ -277,20 +322,20 @@ static inline void hue16(uint8_t *R, uint8_t *G, uint8_t *B, int shift) {
     vi32 ro = V_SEL(s0 | s5, V, V_SEL(s1, qv, V_SEL(s4, t, p)));
     vi32 go = V_SEL(s1 | s2, V, V_SEL(s0, t, V_SEL(s3, qv, p)));
     vi32 bo = V_SEL(s3 | s4, V, V_SEL(s2, t, V_SEL(s5, qv, p)));
-    v_store16(R, &ro);
-    v_store16(G, &go);
-    v_store16(B, &bo);
+    v_store(R, &ro);
+    v_store(G, &go);
+    v_store(B, &bo);
 }
 
 static void p_hue(uint8_t *restrict R, uint8_t *restrict G, uint8_t *restrict B, size_t n, uint8_t shift) {
     size_t k = 0;
-    for (; k + 16 <= n; k += 16) hue16(R + k, G + k, B + k, shift);
+    for (; k + VL <= n; k += VL) hue_block(R + k, G + k, B + k, shift);
     if (k < n) { /* tail through a padded block */
-        uint8_t t[3][16] = {{0}};
+        uint8_t t[3][VL] = {{0}};
         memcpy(t[0], R + k, n - k);
         memcpy(t[1], G + k, n - k);
         memcpy(t[2], B + k, n - k);
-        hue16(t[0], t[1], t[2], shift);
+        hue_block(t[0], t[1], t[2], shift);
         memcpy(R + k, t[0], n - k);
         memcpy(G + k, t[1], n - k);
         memcpy(B + k, t[2], n - k);
@@ -365,38 +410,51 @@ static void box_pass(uint8_t *restrict out, const uint8_t *restrict in, int L, i
 #undef LN
 }
 
-/* The fast form of the same passes, for radius <= BLUR_FAST_R and widths 16 .. BLUR_FAST_W: with
+/* The fast form of the same passes, for radius <= BLUR_FAST_R and widths W16 .. BLUR_FAST_W: with
  * r = int(radius), Pillow's running sum is exactly the window sum acc[x] = sum_{|i| <= r} in[x + i]
  * with indices clamped to the line (its first accumulation and its edge loops are that, written
  * incrementally), and the two edge taps are in[clamp(x - r - 1)] and in[clamp(x + r + 1)]. Integer
  * sums, so evaluation order does not matter. Horizontal passes: whole window sums over a row copy
- * padded with r + 1 repeated edge bytes each side, 16 outputs per register; all three passes stay in
- * two row buffers. Vertical passes: 16 columns at a time, the running sum down the rows kept in a
- * register. No transposes. */
+ * padded with r + 1 repeated edge bytes each side, W16 outputs per register (16-bit lanes); all
+ * three passes stay in two row buffers. Vertical passes: W16 columns at a time, the running sum
+ * down the rows kept in a register. No transposes. */
 enum { BLUR_FAST_R = 8, BLUR_FAST_W = 2048 };
-typedef struct { int r; uint32_t ww, fw; } BoxK;
+typedef struct { int r; uint32_t ww, fw; uint16_t wh, wl, fh, fl; } BoxK;
 
 static BoxK box_k(float fradius) {
     BoxK k;
     k.r = (int)fradius;
     k.ww = (uint32_t)((uint32_t)(1 << 24) / (fradius * 2 + 1));
     k.fw = ((1 << 24) - (k.r * 2 + 1) * k.ww) / 2;
+    k.wh = (uint16_t)(k.ww >> 16);
+    k.wl = (uint16_t)k.ww;
+    k.fh = (uint16_t)(k.fw >> 16);
+    k.fl = (uint16_t)k.fw;
     return k;
 }
 
-/* (acc * ww + edges * fw + 2^23) >> 24 in uint32, as Pillow */
-#define BOX_OUT(acc, e, k) ((vi32)(((vu32)(acc) * (k).ww + (vu32)(e) * (k).fw + (1u << 23)) >> 24))
+/* Pillow's (acc * ww + e * fw + 2^23) >> 24 (uint32; below 2^32 since (2r + 1) ww + 2 fw <= 2^24)
+ * in 16-bit lanes: with ww = wh 2^16 + wl and fw = fh 2^16 + fl, the sum shifted right by 16 is
+ * acc wh + e fh + 128 + hi16(acc wl) + hi16(e fl) + the carry out of lo16(acc wl) + lo16(e fl),
+ * each partial sum below 2^16 (the total is), and the result is that >> 8. acc <= 255 (2r + 1),
+ * e <= 510 fit 16 bits for r <= BLUR_FAST_R. */
+V_INLINE vu16 box_out16(const vu16 *acc, const vu16 *e, const BoxK *k) {
+    vu16 wl = (vu16){0} + k->wl, fl = (vu16){0} + k->fl;
+    vu16 a_lo = *acc * k->wl, s = a_lo + *e * k->fl;
+    vu16 hi = *acc * k->wh + *e * k->fh + 128 + v16_mulhi(acc, &wl) + v16_mulhi(e, &fl);
+    return (vu16)(hi - (vu16)(s < a_lo)) >> 8; /* the comparison is -1 where the low halves carried */
+}
 
-/* out[0..w) from the padded row in[-r-1 .. w+r] (pointers at element 0); w >= 16 */
-static void box_row(uint8_t *restrict out, const uint8_t *restrict in, int w, BoxK k) {
-    for (int x0 = 0;; x0 += 16) {
-        if (x0 > w - 16) x0 = w - 16; /* the last block overlaps the previous one */
-        vi32 acc = v_load16(in + x0 - k.r);
-        for (int i = -k.r + 1; i <= k.r; i++) acc += v_load16(in + x0 + i);
-        vi32 e = v_load16(in + x0 - k.r - 1) + v_load16(in + x0 + k.r + 1);
-        vi32 o = BOX_OUT(acc, e, k);
-        v_store16(out + x0, &o);
-        if (x0 == w - 16) break;
+/* out[0..w) from the padded row in[-r-1 .. w+r] (pointers at element 0); w >= W16 */
+static void box_row(uint8_t *restrict out, const uint8_t *restrict in, int w, const BoxK *k) {
+    for (int x0 = 0;; x0 += W16) {
+        if (x0 > w - W16) x0 = w - W16; /* the last block overlaps the previous one */
+        vu16 acc = v16_load(in + x0 - k->r);
+        for (int i = -k->r + 1; i <= k->r; i++) acc += v16_load(in + x0 + i);
+        vu16 e = v16_load(in + x0 - k->r - 1) + v16_load(in + x0 + k->r + 1);
+        vu16 o = box_out16(&acc, &e, k);
+        v16_store(out + x0, &o);
+        if (x0 == w - W16) break;
     }
 }
 
@@ -405,20 +463,22 @@ static void pad_row(uint8_t *row, int w, int pad) { /* row[-pad..-1] = row[0], r
     memset(row + w, row[w - 1], (size_t)pad);
 }
 
-/* out [h][w] = one vertical pass over in [h][w]; w >= 16 */
-static void box_cols(uint8_t *restrict out, const uint8_t *restrict in, int w, int h, BoxK k) {
+/* out [h][w] = one vertical pass over in [h][w]; w >= W16. The window sum runs down the rows in a
+ * register (uint16 wrap-around in the update is harmless: the sum itself fits). */
+static void box_cols(uint8_t *restrict out, const uint8_t *restrict in, int w, int h, const BoxK *k) {
 #define ROW(y) (in + (size_t)((y) < 0 ? 0 : (y) > h - 1 ? h - 1 : (y)) * w + x0)
-    for (int x0 = 0;; x0 += 16) {
-        if (x0 > w - 16) x0 = w - 16;
-        vi32 acc = V_SPLAT(0); /* window of output -1: rows -r-1 .. r-1 */
-        for (int i = -k.r - 1; i <= k.r - 1; i++) acc += v_load16(ROW(i));
+    for (int x0 = 0;; x0 += W16) {
+        if (x0 > w - W16) x0 = w - W16;
+        vu16 acc = (vu16){0}; /* window of output -1: rows -r-1 .. r-1 */
+        for (int i = -k->r - 1; i <= k->r - 1; i++) acc += v16_load(ROW(i));
         for (int y = 0; y < h; y++) {
-            vi32 left = v_load16(ROW(y - k.r - 1));
-            acc += v_load16(ROW(y + k.r)) - left;
-            vi32 o = BOX_OUT(acc, left + v_load16(ROW(y + k.r + 1)), k);
-            v_store16(out + (size_t)y * w + x0, &o);
+            vu16 left = v16_load(ROW(y - k->r - 1));
+            acc += v16_load(ROW(y + k->r)) - left;
+            vu16 e = left + v16_load(ROW(y + k->r + 1));
+            vu16 o = box_out16(&acc, &e, k);
+            v16_store(out + (size_t)y * w + x0, &o);
         }
-        if (x0 == w - 16) break;
+        if (x0 == w - W16) break;
     }
 #undef ROW
 }
@@ -428,7 +488,7 @@ static void box_cols(uint8_t *restrict out, const uint8_t *restrict in, int w, i
 static void p_blur(uint8_t *pl, int w, int h, float radius, uint8_t *t1, uint8_t *t2, uint32_t *acc) {
     float r = gaussian_blur_radius(radius, 3);
     BoxK k = box_k(r);
-    if (k.r <= BLUR_FAST_R && w >= 16 && w <= BLUR_FAST_W && h >= 1) {
+    if (k.r <= BLUR_FAST_R && w >= W16 && w <= BLUR_FAST_W && h >= 1) {
         uint8_t bufa[BLUR_FAST_W + 2 * BLUR_FAST_R + 2], bufb[BLUR_FAST_W + 2 * BLUR_FAST_R + 2];
         int pad = k.r + 1;
         uint8_t *ra = bufa + pad, *rb = bufb + pad;
@@ -436,15 +496,15 @@ static void p_blur(uint8_t *pl, int w, int h, float radius, uint8_t *t1, uint8_t
             uint8_t *row = pl + (size_t)y * w;
             memcpy(ra, row, (size_t)w);
             pad_row(ra, w, pad);
-            box_row(rb, ra, w, k);
+            box_row(rb, ra, w, &k);
             pad_row(rb, w, pad);
-            box_row(ra, rb, w, k);
+            box_row(ra, rb, w, &k);
             pad_row(ra, w, pad);
-            box_row(t1 + (size_t)y * w, ra, w, k);
+            box_row(t1 + (size_t)y * w, ra, w, &k);
         }
-        box_cols(t2, t1, w, h, k);
-        box_cols(t1, t2, w, h, k);
-        box_cols(pl, t1, w, h, k);
+        box_cols(t2, t1, w, h, &k);
+        box_cols(t1, t2, w, h, &k);
+        box_cols(pl, t1, w, h, &k);
         return;
     }
     /* general radius / tiny widths: Pillow's running-sum lines, the horizontal ones on the transpose */
@@ -463,7 +523,7 @@ typedef struct { uint8_t *p[3]; size_t n; } Planes;
 
 static int planes_from(Planes *P, const uint8_t *im, size_t n) {
     P->n = n;
-    P->p[0] = malloc(n * 3 + 1);
+    P->p[0] = calloc(n * 3 + 1, 1); /* calloc: GCC cannot see the deinterleave fill them */
     if (!P->p[0]) return -1;
     P->p[1] = P->p[0] + n;
     P->p[2] = P->p[0] + 2 * n;
@@ -479,7 +539,7 @@ static void planes_to(uint8_t *im, Planes *P) {
 void augment_brightness(uint8_t *im, size_t n, float f) { p_brightness(im, n * 3, f); }
 
 void augment_contrast(uint8_t *im, size_t n, float f) {
-    Planes P;
+    Planes P = {{NULL, NULL, NULL}, 0};
     if (planes_from(&P, im, n)) return;
     int m = p_mean_luma(P.p[0], P.p[1], P.p[2], n);
     planes_to(im, &P);
@@ -487,21 +547,21 @@ void augment_contrast(uint8_t *im, size_t n, float f) {
 }
 
 void augment_saturation(uint8_t *im, size_t n, float f) {
-    Planes P;
+    Planes P = {{NULL, NULL, NULL}, 0};
     if (planes_from(&P, im, n)) return;
     p_saturation(P.p[0], P.p[1], P.p[2], n, f);
     planes_to(im, &P);
 }
 
 void augment_hue(uint8_t *im, size_t n, float shift) {
-    Planes P;
+    Planes P = {{NULL, NULL, NULL}, 0};
     if (planes_from(&P, im, n)) return;
     p_hue(P.p[0], P.p[1], P.p[2], n, hue_shift_byte(shift));
     planes_to(im, &P);
 }
 
 void augment_grayscale(uint8_t *im, size_t n) {
-    Planes P;
+    Planes P = {{NULL, NULL, NULL}, 0};
     if (planes_from(&P, im, n)) return;
     p_grayscale(P.p[0], P.p[1], P.p[2], n);
     planes_to(im, &P);
@@ -521,7 +581,7 @@ void augment_flip(uint8_t *im, int w, int h) {
 
 void augment_gaussian_blur(uint8_t *im, int w, int h, float radius) {
     size_t n = (size_t)w * h;
-    Planes P;
+    Planes P = {{NULL, NULL, NULL}, 0};
     if (planes_from(&P, im, n)) return;
     uint8_t *t = malloc(2 * n + 1);
     uint32_t *acc = malloc(sizeof(uint32_t) * (size_t)(w > h ? w : h));
@@ -536,9 +596,9 @@ void augment_gaussian_blur(uint8_t *im, int w, int h, float radius) {
  * Pillow's passes exactly: horizontal first (22-bit fixed point, accumulator from 2^21, clipped to
  * [0, 2^30) and shifted by 22), rounded to uint8, then vertical. Every sum is an exact int32, so
  * any evaluation order gives Pillow's numbers. The horizontal pass runs on bands of 16 source
- * rows: the band is deinterleaved and transposed into Tb [C][16] (all in L1), so that one 16-lane
- * register accumulates one output column of the 16 rows over its taps; results [S][16] are
- * transposed back into rows. The vertical pass accumulates 16 output pixels of a row in a register
+ * rows: the band is deinterleaved and transposed into Tb [C][16] (all in L1), so that 16 / VL
+ * registers accumulate one output column of the 16 rows over its taps; results [S][16] are
+ * transposed back into rows. The vertical pass accumulates VL output pixels of a row in a register
  * over the taps (rows). */
 #define V_CLIPACC(a) (V_MIN(V_MAX((a), V_SPLAT(0)), V_SPLAT((1 << 30) - 1)) >> 22)
 
@@ -574,10 +634,13 @@ V_INLINE void band_taps(uint8_t *restrict Ob, const uint8_t *restrict Tc, const 
     for (int xx = 0; xx < S; xx++) {
         const int32_t *k = kh + (size_t)xx * K;
         const uint8_t *col = Tc + (size_t)(bh[2 * xx] - xfirst) * 16;
-        vi32 acc = V_SPLAT(1 << 21);
-        for (int t = 0; t < K; t++) acc += v_load16(col + 16 * t) * k[t];
-        acc = V_CLIPACC(acc);
-        v_store16(Ob + (size_t)(flip ? S - 1 - xx : xx) * 16, &acc);
+        uint8_t *o = Ob + (size_t)(flip ? S - 1 - xx : xx) * 16;
+        for (int v = 0; v < 16; v += VL) { /* the 16 rows in 16 / VL registers */
+            vi32 acc = V_SPLAT(1 << 21);
+            for (int t = 0; t < K; t++) acc += v_load(col + 16 * t + v) * k[t];
+            acc = V_CLIPACC(acc);
+            v_store(o + v, &acc);
+        }
     }
 }
 
@@ -642,11 +705,11 @@ static int resample_planar(uint8_t *P[3], int S, const uint8_t *src, int sw, int
             int yn = bv[2 * yy + 1];
             uint8_t *o = P[c] + (size_t)yy * S;
             int x = 0;
-            for (; x + 16 <= S; x += 16) {
-                vi32 acc = (vi32){0} + (1 << 21);
-                for (int t = 0; t < yn; t++) acc += v_load16(base + (size_t)t * S + x) * k[t];
+            for (; x + VL <= S; x += VL) {
+                vi32 acc = V_SPLAT(1 << 21);
+                for (int t = 0; t < yn; t++) acc += v_load(base + (size_t)t * S + x) * k[t];
                 acc = V_CLIPACC(acc);
-                v_store16(o + x, &acc);
+                v_store(o + x, &acc);
             }
             for (; x < S; x++) {
                 int32_t a = 1 << 21;

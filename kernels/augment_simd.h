@@ -1,10 +1,11 @@
 /* augment_simd.h: SIMD helpers private to kernels/augment_cpu.c (not an API; include nowhere else).
  *
- * 1. 16-lane vectors through GCC/clang vector extensions: vi32 / vu32 / vf32 are 16 int32 / uint32 /
- *    float lanes, lowered to whatever -march gives (one AVX-512 register, two AVX2 ones, four SSE
- *    ones). Comparisons give -1 (true) or 0 per lane; V_SEL(mask, a, b) picks per lane. Bytes come
- *    in and go out through v_load16 / v_store16 (zero-extend 16 bytes to 16 lanes; truncate 16 lanes
- *    in 0..255 to bytes), with intrinsics where GCC's generic conversions are slow.
+ * 1. Register-wide vectors through GCC/clang vector extensions: vi32 / vu32 / vf32 are VL int32 /
+ *    uint32 / float lanes (VL = 16 with AVX-512, 8 with AVX2, 4 otherwise). Comparisons give -1
+ *    (true) or 0 per lane; V_SEL(mask, a, b) picks per lane. Bytes come in and go out through
+ *    v_load / v_store (zero-extend VL bytes to VL lanes; VL lanes in 0..255 to bytes), with
+ *    intrinsics where GCC's generic conversions are slow. vu16 holds W16 uint16 lanes (a register's
+ *    worth: 32 with AVX-512BW), with v16_load / v16_store / v16_mulhi likewise.
  * 2. 16 x 16 byte tile transposes, TW tiles side by side per register (4 with AVX-512BW, 2 with AVX2,
  *    1 with SSE2; a scalar loop elsewhere):
  *      tiles_rows_to_cols(dst, ds, src, ss): src is 16 rows (stride ss) of 16 * TW bytes; column x of
@@ -31,9 +32,18 @@
 
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-typedef int32_t vi32 __attribute__((vector_size(64)));
-typedef uint32_t vu32 __attribute__((vector_size(64)));
-typedef float vf32 __attribute__((vector_size(64)));
+/* VL lanes: the widest registers -march gives (wider generic vectors are lowered badly by GCC 12:
+ * comparisons of 64-byte vectors on AVX2 become scalar code). */
+#if defined(__AVX512F__)
+#define VL 16
+#elif defined(__AVX2__)
+#define VL 8
+#else
+#define VL 4
+#endif
+typedef int32_t vi32 __attribute__((vector_size(VL * 4)));
+typedef uint32_t vu32 __attribute__((vector_size(VL * 4)));
+typedef float vf32 __attribute__((vector_size(VL * 4)));
 
 #define V_INLINE static inline __attribute__((always_inline))
 #define V_SEL(m, a, b) (((m) & (a)) | (~(m) & (b)))
@@ -44,34 +54,92 @@ typedef float vf32 __attribute__((vector_size(64)));
 #define V_F2I(x) __builtin_convertvector((x), vi32) /* truncation toward zero */
 #define V_SPLAT(x) ((vi32){0} + (x))
 
-V_INLINE vi32 v_load16(const uint8_t *p) {
+/* VL bytes, zero-extended to VL lanes */
+V_INLINE vi32 v_load(const uint8_t *p) {
 #if defined(__AVX512F__)
     return (vi32)_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
 #elif defined(__AVX2__)
-    __m128i x = _mm_loadu_si128((const __m128i *)p);
-    __m256i lo = _mm256_cvtepu8_epi32(x), hi = _mm256_cvtepu8_epi32(_mm_srli_si128(x, 8));
-    vi32 r;
-    memcpy(&r, &lo, 32);
-    memcpy((char *)&r + 32, &hi, 32);
-    return r;
+    return (vi32)_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+#elif defined(__SSE2__)
+    int32_t w;
+    memcpy(&w, p, 4);
+    __m128i z = _mm_setzero_si128(), x = _mm_cvtsi32_si128(w);
+    return (vi32)_mm_unpacklo_epi16(_mm_unpacklo_epi8(x, z), z);
 #else
     vi32 r;
-    for (int i = 0; i < 16; i++) r[i] = p[i];
+    for (int i = 0; i < VL; i++) r[i] = p[i];
     return r;
 #endif
 }
 
-V_INLINE void v_store16(uint8_t *p, const vi32 *xp) { /* lanes in 0..255 */
+/* VL lanes in 0..255 to VL bytes */
+V_INLINE void v_store(uint8_t *p, const vi32 *xp) {
 #if defined(__AVX512F__)
     _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8((__m512i)*xp));
 #elif defined(__AVX2__)
-    __m256i lo, hi;
-    memcpy(&lo, xp, 32);
-    memcpy(&hi, (const char *)xp + 32, 32);
-    __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xD8);
-    _mm_storeu_si128((__m128i *)p, _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+    __m256i x = (__m256i)*xp;
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
+#elif defined(__SSE2__)
+    __m128i w = _mm_packs_epi32((__m128i)*xp, (__m128i)*xp);
+    int32_t b = _mm_cvtsi128_si32(_mm_packus_epi16(w, w));
+    memcpy(p, &b, 4);
 #else
-    for (int i = 0; i < 16; i++) p[i] = (uint8_t)(*xp)[i];
+    for (int i = 0; i < VL; i++) p[i] = (uint8_t)(*xp)[i];
+#endif
+}
+
+/* ---- 16-bit lanes: W16 uint16 lanes per register (32 with AVX-512BW, 16 with AVX2, 8 otherwise) ---- */
+#if defined(__AVX512BW__)
+#define W16 32
+#elif defined(__AVX2__)
+#define W16 16
+#else
+#define W16 8
+#endif
+typedef uint16_t vu16 __attribute__((vector_size(W16 * 2)));
+
+/* W16 bytes, zero-extended to W16 lanes */
+V_INLINE vu16 v16_load(const uint8_t *p) {
+#if defined(__AVX512BW__)
+    return (vu16)_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)p));
+#elif defined(__AVX2__)
+    return (vu16)_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
+#elif defined(__SSE2__)
+    return (vu16)_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)p), _mm_setzero_si128());
+#else
+    vu16 r;
+    for (int i = 0; i < W16; i++) r[i] = p[i];
+    return r;
+#endif
+}
+
+/* W16 lanes in 0..255 to W16 bytes */
+V_INLINE void v16_store(uint8_t *p, const vu16 *xp) {
+#if defined(__AVX512BW__)
+    _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi16_epi8((__m512i)*xp));
+#elif defined(__AVX2__)
+    __m256i x = (__m256i)*xp;
+    _mm_storeu_si128((__m128i *)p, _mm_packus_epi16(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)));
+#elif defined(__SSE2__)
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16((__m128i)*xp, (__m128i)*xp));
+#else
+    for (int i = 0; i < W16; i++) p[i] = (uint8_t)(*xp)[i];
+#endif
+}
+
+/* high 16 bits of the 32-bit products */
+V_INLINE vu16 v16_mulhi(const vu16 *a, const vu16 *b) {
+#if defined(__AVX512BW__)
+    return (vu16)_mm512_mulhi_epu16((__m512i)*a, (__m512i)*b);
+#elif defined(__AVX2__)
+    return (vu16)_mm256_mulhi_epu16((__m256i)*a, (__m256i)*b);
+#elif defined(__SSE2__)
+    return (vu16)_mm_mulhi_epu16((__m128i)*a, (__m128i)*b);
+#else
+    vu16 r;
+    for (int i = 0; i < W16; i++) r[i] = (uint16_t)(((uint32_t)(*a)[i] * (*b)[i]) >> 16);
+    return r;
 #endif
 }
 
