@@ -26,6 +26,7 @@
 #define STIMULI_GRATING_NORI 8
 #define STIMULI_GRATING_NSF 8
 #define STIMULI_GRATING_NPHASE 5
+#define STIMULI_GRATING_FIELD_DEG 8.0 /* visual angle of the paper's 224-px grating images */
 
 void stimuli_grating_params(int i, float *orientation_deg, float *sf_cycles_per_image, float *phase_rad, int *color);
 /* px [N][N][3] */

@@ -6,7 +6,9 @@
  *   ... [--png DIR]   also writes every image as a PNG file for a person to look at
  *
  * /images uint8 (N, S, S, 3) dims "image,row,col,channel"; root attribute `set`; /labels/...:
- *   gratings: orientation_deg, sf_cycles_per_image, phase_rad (f32), color (int32), color_names;
+ *   gratings: orientation_deg, sf_cycles_per_image (attr degrees_per_image), phase_rad (f32), color
+ *     (int32), color_names; side stimuli.grating_size (0 = size); frequencies = the paper's cycles/deg
+ *     x stimuli.grating_field_deg (8 deg: the paper's cycles/image);
  *   floc: category (int32), category_names (10), domain_names (5), domain_categories (5, 2);
  *   folder: file_names (strings) and, for class folders, class (int32).
  * Conventions of each set: common/stimuli.h. Images from files are Resize(S) + CenterCrop(S)
@@ -30,6 +32,8 @@
 
 typedef struct {
     int size;
+    int grating_size;
+    double grating_field_deg;
     int floc_per_category;
     int64_t sample_count;
     int64_t seed;
@@ -37,6 +41,11 @@ typedef struct {
 
 static const Field STIMULI_FIELDS[] = {
     {"size", "size", 0, F_INT, offsetof(StimuliConfig, size), "224", 8, 4096, NULL, "PX", "image side in pixels", 0},
+    {"grating_size", "grating-size", 0, F_INT, offsetof(StimuliConfig, grating_size), "0", 0, 4096, NULL, "PX",
+     "side of the grating images (0 = size); set it to the network's input size so no resize blurs them", 0},
+    {"grating_field_deg", "field-deg", 0, F_DOUBLE, offsetof(StimuliConfig, grating_field_deg), "8.0", 0.1, 180, NULL,
+     "DEG", "visual angle one grating image spans: the paper's frequencies are fixed in cycles/deg "
+     "(0.69-12.1), so cycles/image = cycles/deg x DEG (the paper: 8 deg at 224 px)", 0},
     {"floc_per_category", "per-category", 0, F_INT, offsetof(StimuliConfig, floc_per_category), "144", 1, 100000, NULL,
      "N", "images per category of the procedural fLoc stand-in", 0},
     {"sample_count", "count", 'n', F_INT64, offsetof(StimuliConfig, sample_count), "500", 1, 1e9, NULL, "N",
@@ -71,7 +80,10 @@ static const ToolSpec SPEC = {
     .notes =
         "gratings: the paper's 640 full-field sine gratings: 8 orientations 0..157.5 deg (wave-vector\n"
         "  direction, counterclockwise, 0 = vertical bars), 8 spatial frequencies linspace(5.5, 110, 9)[:-1]\n"
-        "  cycles/image, 5 phases, black/white and red/cyan. Below --size 2 x 97 the finest gratings alias.\n"
+        "  cycles/image at the paper's 8 deg per image (0.69-12.1 cycles/deg), 5 phases, black/white and\n"
+        "  red/cyan. A network with a smaller input sees the finest of them only above its Nyquist limit\n"
+        "  (48 cycles/image at 96 px): then draw them at its size (--grating-size) over a proportionally\n"
+        "  smaller field (--field-deg 8 x size/224), which keeps the paper's cycles/deg and cycles/pixel.\n"
         "floc: --dir takes the VPNL fLoc layout (<category>/<category>-<n>.jpg) or a flat folder whose file\n"
         "  names start with the category (adult-12.jpg); 'scrambled' is dropped; grayscale becomes 3 channels.\n"
         "  --procedural draws a built-in STAND-IN with the same 10 categories (schematic faces, bodies, limbs,\n"
@@ -125,8 +137,14 @@ static void writer_commit(Writer *w) {
 
 /* ---- gratings --------------------------------------------------------------------------------------- */
 static void make_gratings(void) {
-    int S = sc.size;
-    if (S < 2 * 97) warn("at --size %d the gratings above %d cycles/image alias (the paper's go up to 96.9)", S, S / 2);
+    int S = sc.grating_size > 0 ? sc.grating_size : sc.size;
+    double k = sc.grating_field_deg / STIMULI_GRATING_FIELD_DEG; /* scale of the paper's cycles/image */
+    float o0, sfmax, p0;
+    int c0;
+    stimuli_grating_params(STIMULI_GRATING_NSF * STIMULI_GRATING_NPHASE - 1, &o0, &sfmax, &p0, &c0);
+    if (k * sfmax >= S / 2.0)
+        warn("at %d px and %g deg per image the gratings above %d cycles/image alias (the finest is %.1f)", S,
+             sc.grating_field_deg, S / 2, k * sfmax);
     Writer w;
     writer_open(&w, "gratings", S);
     float ori[STIMULI_GRATING_COUNT], sf[STIMULI_GRATING_COUNT], ph[STIMULI_GRATING_COUNT];
@@ -135,6 +153,7 @@ static void make_gratings(void) {
     for (int i = 0; i < STIMULI_GRATING_COUNT; i++) {
         int c;
         stimuli_grating_params(i, &ori[i], &sf[i], &ph[i], &c);
+        sf[i] = (float)(k * sf[i]);
         col[i] = c;
         stimuli_grating_image(px, S, ori[i], sf[i], ph[i], c);
         char tag[96];
@@ -146,6 +165,7 @@ static void make_gratings(void) {
     h5_write(f, "/labels/orientation_deg", H5IO_F32, 1, &n, ori, "image",
              "deg (wave-vector direction, counterclockwise from +x, y up; 0 = vertical bars)");
     h5_write(f, "/labels/sf_cycles_per_image", H5IO_F32, 1, &n, sf, "image", "cycles/image");
+    h5_attr_f64(f, "/labels/sf_cycles_per_image", "degrees_per_image", sc.grating_field_deg);
     h5_write(f, "/labels/phase_rad", H5IO_F32, 1, &n, ph, "image", "rad");
     h5_write(f, "/labels/color", H5IO_I32, 1, &n, col, "image", "index into color_names");
     char *names[2] = {"black/white", "red/cyan"};

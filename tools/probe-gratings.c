@@ -11,7 +11,8 @@
  * kappa (von Mises concentration of the preference fit) and the curves orientation_curve (U,
  * n_ori), sf_curve (U, n_sf), color_curve (U, n_color). Layer attrs: dims, shift, scale,
  * median_unit_max, n_responsive, n_selective and the thresholds used. Root datasets
- * /orientations_deg, /sf_cycles_per_image, /sf_cpd (SF / 8 deg per image), /color_codes give the
+ * /orientations_deg, /sf_cycles_per_image, /sf_cpd (SF / the stimuli's degrees_per_image attribute,
+ * 8 when absent), /color_codes give the
  * levels that the curves and the sf_pref / color_pref indices refer to.
  * Streams the activations one block of images at a time (memory ~ U x 22 doubles + 64 MiB).
  */
@@ -26,7 +27,7 @@
 #include "tuning.h"
 #include "util.h"
 
-#define DVA_PER_IMAGE 8.0
+#define DVA_PER_IMAGE 8.0 /* when the stimuli do not say (the paper's value) */
 
 typedef struct { char *activations, *output; } Io;
 typedef struct {
@@ -147,14 +148,18 @@ int main(int argc, char **argv) {
     H5Out *out = h5out_create(io.output, "tuning", 1);
     hsize_t no = (hsize_t)d->n_ori, ns = (hsize_t)d->n_sf, nc = (hsize_t)d->n_color;
     float *lv = xmalloc(sizeof(float) * (size_t)(no + ns + nc + ns));
+    double dva = DVA_PER_IMAGE;
+    if (h5_attr_get_f64(f, "/labels/sf_cycles_per_image", "degrees_per_image", &dva) != 0 || !(dva > 0))
+        dva = DVA_PER_IMAGE;
     for (int i = 0; i < d->n_ori; i++) lv[i] = (float)d->ori_deg[i];
     for (int i = 0; i < d->n_sf; i++) lv[no + (hsize_t)i] = (float)d->sf[i];
-    for (int i = 0; i < d->n_sf; i++) lv[no + ns + nc + (hsize_t)i] = (float)(d->sf[i] / DVA_PER_IMAGE);
+    for (int i = 0; i < d->n_sf; i++) lv[no + ns + nc + (hsize_t)i] = (float)(d->sf[i] / dva);
     int32_t *codes = xmalloc(sizeof(int32_t) * (size_t)nc);
     for (int i = 0; i < d->n_color; i++) codes[i] = (int32_t)d->color[i];
     h5_write(out->file, "/orientations_deg", H5IO_F32, 1, &no, lv, "orientation", "deg");
     h5_write(out->file, "/sf_cycles_per_image", H5IO_F32, 1, &ns, lv + no, "sf", "cycles/image");
-    h5_write(out->file, "/sf_cpd", H5IO_F32, 1, &ns, lv + no + ns + nc, "sf", "cycles/deg (8 deg per image)");
+    h5_write(out->file, "/sf_cpd", H5IO_F32, 1, &ns, lv + no + ns + nc, "sf", "cycles/deg");
+    h5_attr_f64(out->file, "/sf_cpd", "degrees_per_image", dva);
     h5_write(out->file, "/color_codes", H5IO_I32, 1, &nc, codes, "color", "label code (0 black/white, 1 red/cyan)");
     free(lv);
     free(codes);

@@ -21,6 +21,15 @@ c=$(d /labels/color | tr ',' '\n' | sort | uniq -c | awk '{print $1"x"$2}' | tr 
 h5dump -d /labels/color_names "$TMP/g.h5" | grep -q '"black/white", "red/cyan"' && ok "colour names" || fail "colour names"
 [ "$(ls "$TMP/png" | wc -l)" = 640 ] && ok "640 PNGs" || fail "PNG count $(ls "$TMP/png" | wc -l)"
 ls "$TMP/png" | grep -q '^gratings_0330_ori0.0_sf31.62_ph0.00_redcyan.png$' && ok "PNG names carry labels" || fail "PNG names"
+# at the network's size over a proportionally smaller field: the paper's cycles/deg, no aliasing
+expect_exit 0 "$BIN/make-stimuli" gratings --size 224 --grating-size 96 --field-deg 3.4285714 -o "$TMP/g96.h5"
+grep -q alias "$TMP/err" && fail "unexpected aliasing warning" || ok "no aliasing warning at 96 px over 3.43 deg"
+"$BIN/artifact-info" "$TMP/g96.h5" >"$TMP/info"
+expect_grep "/images  *uint8  *(640,96,96,3)" "$TMP/info"
+sf=$(h5dump -d /labels/sf_cycles_per_image -y -w 0 "$TMP/g96.h5" | sed -n '/DATA {/,/}/{p;/}/q}' | tr -d ' \n' | sed 's/DATA{//; s/}//' | tr ',' '\n' | sort -gu | tr '\n' ' ')
+[ "$sf" = "2.35714 7.95536 13.5536 19.1518 24.75 30.3482 35.9464 41.5446 " ] && ok "frequencies scaled by 96/224" || fail "SFs at 96 px: $sf"
+h5dump -a /labels/sf_cycles_per_image/degrees_per_image "$TMP/g96.h5" | grep -q "3.42857" && ok "degrees_per_image stored" || fail "degrees_per_image attribute"
+expect_exit 2 "$BIN/make-stimuli" gratings --field-deg 0 -o "$TMP/x.h5"
 expect_exit 2 "$BIN/make-stimuli" gratings --dir /tmp -o "$TMP/x.h5"
 expect_exit 2 "$BIN/make-stimuli" nosuchset -o "$TMP/x.h5"
 expect_grep "unknown stimulus set 'nosuchset'" "$TMP/err"

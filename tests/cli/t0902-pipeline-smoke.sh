@@ -18,6 +18,8 @@ done
 n=$(ls "$R"/log/*.log | wc -l)
 [ "$n" -ge 20 ] && ok "$n stage logs" || fail "only $n stage logs"
 grep -q '^# ended: .* (exit code 0), elapsed' "$R/log/swapopt.log" && ok "log format" || fail "log format"
+cpd=$(h5dump -d /sf_cpd -y -w 0 "$R/tdann/tuning.h5" | sed -n '/DATA {/,/}/{p;/}/q}' | tr -d ' \n' | sed 's/DATA{//; s/}//')
+case "$cpd" in 0.6875,*,12.1172) ok "SF in cycles/deg: the paper's levels at 64 px over 2.29 deg";; *) fail "sf_cpd: $cpd";; esac
 grep -q "make-maps" "$R/maps/report.md" && grep -q "tdann" "$R/maps/report.md" && ok "report names the models" || fail "report content"
 again=$(mk -n 2>&1 | grep -oE 'bin/[a-z-]+ ' | grep -v config-section | sort | uniq -c)
 [ -z "$again" ] && ok "second make: nothing to do" || fail "second make would rerun: $again"
