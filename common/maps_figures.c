@@ -267,7 +267,7 @@ static void fig_v1_summary(const MapsModel *m, int nm, const MapsConfig *cfg, co
     plot_cmd(p, "set multiplot layout 1,2 title \"V1-like layer summary\"");
     plot_cmd(p, "set style fill solid 0.8 border -1; set boxwidth 0.6; set xrange [-0.6:%d.6]; set tics out", nm - 1);
     plot_cmd(p, "set title 'pinwheel density'; set ylabel 'pinwheels per (%.2g mm)^2'; set yrange [0:%g]", cfg->column_spacing_mm, 1.2 * ymax);
-    plot_cmd(p, "set arrow 1 from graph 0, first pi to graph 1, first pi nohead dt 2 lc rgb 'black'; set label 1 'pi (macaque reference)' at graph 0.02, first pi offset 0,0.7");
+    plot_cmd(p, "set arrow 1 from graph 0, first pi to graph 1, first pi nohead dt 2 lc rgb 'black'; set label 1 'dashed: pi (macaque reference)' at graph 0.02, graph 0.94");
     plot_cmd(p, "plot 'v1_summary.dat' index %d using 1:2:4:xtic(5) with boxes lc rgb variable notitle", b);
     plot_cmd(p, "unset arrow 1; unset label 1");
     plot_cmd(p, "set title 'orientation-selective units'; set ylabel '%% of responsive units (CV < %.2g)'; set yrange [0:100]", cfg->cv_threshold);
