@@ -136,12 +136,21 @@ $(B)/tests/registry.o: $(B)/tests/registry.c
 $(TEST_BIN): $(TEST_OBJ) $(B)/libtdann.a
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(B)/libtdann.a $(LIBS)
 
+# swapopt with its kernels built for baseline x86-64 (no AVX, no FMA instructions): t0204 checks
+# that it writes the same sheet as the native build (the AVX-512 paths claim the same bits).
+ISA_SWAPOPT := $(if $(filter x86_64,$(shell uname -m)),$(B)/tests/swapopt-x86-64)
+$(B)/tests/isa/swapopt_cpu-x86-64.o: kernels/swapopt_cpu.c $(CONFIG_MK) | $(B)/version.h
+	@mkdir -p $(@D)
+	$(call say,CC,$< (-march=x86-64))$(CC) $(filter-out $(ARCH),$(CFLAGS)) -march=x86-64 -c $< -o $@
+$(B)/tests/swapopt-x86-64: $(B)/tools/swapopt.o $(B)/tests/isa/swapopt_cpu-x86-64.o $(B)/libtdann.a
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $(B)/tools/swapopt.o $(B)/tests/isa/swapopt_cpu-x86-64.o $(B)/libtdann.a $(LIBS)
+
 # The unit runner also runs every tests/cli/t*.sh as one test each (BIN, TESTS_TMP set for them).
 # Open MPI in the multi-rank tests talks over loopback TCP only: shared-memory transports and
 # interface scans fail in some containers (CI).
 MPI_TEST_ENV := OMPI_MCA_btl=self,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
-test: all $(TEST_BIN)
-	@TDANN_BIN=$(CURDIR)/bin $(MPI_TEST_ENV) $(TEST_BIN)
+test: all $(TEST_BIN) $(ISA_SWAPOPT)
+	@TDANN_BIN=$(CURDIR)/bin TDANN_BUILD=$(CURDIR)/$(B) $(MPI_TEST_ENV) $(TEST_BIN)
 
 info:
 	@echo "flavor $(FLAVOR), version $(VERSION), tools: $(TOOLS)"
