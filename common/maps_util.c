@@ -343,10 +343,7 @@ void dist_curves(const double *xy, const int *cands, int n_cands, const unsigned
             rng_init(&r, seed, stream);
             r.pos = (uint64_t)s << 32;
             memcpy(pool, cands, sizeof(int) * (size_t)n_cands);
-            for (int i = 0; i < m; i++) { /* partial Fisher-Yates: pool[0..m) is the sample */
-                int j = i + (int)rng_below(&r, (uint32_t)(n_cands - i));
-                int t = pool[i]; pool[i] = pool[j]; pool[j] = t;
-            }
+            rng_sample_i32(&r, pool, n_cands, m); /* pool[0..m) is the sample */
             int k = 0;
             for (int i = 0; i < m; i++) if (!post_keep || post_keep[pool[i]]) pool[k++] = pool[i];
             for (int i = 0; i < k; i++) perm[i] = pool[i];

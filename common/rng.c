@@ -39,6 +39,15 @@ uint32_t rng_below(Rng *r, uint32_t n) {
     return (uint32_t)(m >> 32);
 }
 
+void rng_sample_i32(Rng *r, int32_t *a, int64_t n, int64_t k) {
+    for (int64_t t = 0; t < k; t++) {
+        int64_t j = t + (int64_t)rng_below(r, (uint32_t)(n - t));
+        int32_t tmp = a[t];
+        a[t] = a[j];
+        a[j] = tmp;
+    }
+}
+
 void rng_shuffle_i32(Rng *r, int32_t *a, int64_t n) {
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = rng_below(r, (uint32_t)(i + 1));

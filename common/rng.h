@@ -96,5 +96,8 @@ double rng_uniform_double(Rng *r);    /* [0, 1), 53 bits */
 double rng_normal(Rng *r);            /* N(0, 1) */
 uint32_t rng_below(Rng *r, uint32_t n); /* uniform in [0, n), n > 0 */
 void rng_shuffle_i32(Rng *r, int32_t *a, int64_t n); /* Fisher-Yates */
+/* Partial Fisher-Yates: k of a[0..n) without replacement, moved to a[0..k) in draw order (draw t
+ * swaps a[t] with a[t + rng_below(n - t)]); a[k..n) keeps the rest. 0 <= k <= n < 2^32. */
+void rng_sample_i32(Rng *r, int32_t *a, int64_t n, int64_t k);
 
 #endif

@@ -304,12 +304,7 @@ void sheet_neighborhoods(const float *pos, int64_t U, double width_mm, const NbR
             if (n != sizes[w]) die(EXIT_RUNTIME, "internal error: neighbourhood window %lld changed size", (long long)w);
             Rng rs; /* one stream per window: the result does not depend on the thread count */
             rng_init(&rs, seed, rng_stream(RNG_PURPOSE_NEIGHBORHOOD, (uint32_t)(layer + 16 * generation), (uint32_t)w, 1));
-            for (int64_t t = 0; t < K; t++) { /* partial Fisher-Yates: K of n without replacement */
-                int64_t j = t + (int64_t)rng_below(&rs, (uint32_t)(n - t));
-                int32_t tmp = list[t];
-                list[t] = list[j];
-                list[j] = tmp;
-            }
+            rng_sample_i32(&rs, list, n, K); /* K of n without replacement */
             qsort(list, (size_t)K, sizeof(int32_t), cmp_i32);
             memcpy(nb + row[w] * K, list, sizeof(int32_t) * (size_t)K);
         }

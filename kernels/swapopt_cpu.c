@@ -185,12 +185,7 @@ int swapopt_window_units(const SwapoptProblem *p, const SwapoptConfig *c, const 
     if (n >= c->max_units) { /* draw max_units without replacement, in draw order */
         Rng r;
         rng_init(&r, p->seed, rng_stream(RNG_PURPOSE_SWAPOPT, (uint32_t)p->layer, (uint32_t)w, 1));
-        for (int64_t t = 0; t < c->max_units; t++) {
-            int64_t j = t + (int64_t)rng_below(&r, (uint32_t)(n - t));
-            int32_t tmp = units[t];
-            units[t] = units[j];
-            units[j] = tmp;
-        }
+        rng_sample_i32(&r, units, n, c->max_units);
         n = c->max_units;
     }
     for (int64_t i = 0; i < n; i++) slots[i] = slot_of[units[i]];
@@ -546,12 +541,7 @@ double swapopt_eval_loss(const SwapoptProblem *p, const SwapoptConfig *c, const 
             if (n > c->max_units) {
                 Rng rs;
                 rng_init(&rs, p->seed, rng_stream(RNG_PURPOSE_SWAPOPT, (uint32_t)p->layer, (uint32_t)e, 5));
-                for (int64_t t = 0; t < c->max_units; t++) {
-                    int64_t j = t + (int64_t)rng_below(&rs, (uint32_t)(n - t));
-                    int32_t tmp = slots[t];
-                    slots[t] = slots[j];
-                    slots[j] = tmp;
-                }
+                rng_sample_i32(&rs, slots, n, c->max_units);
                 n = c->max_units;
             }
             for (int64_t i = 0; i < n; i++) units[i] = unit_at[slots[i]];

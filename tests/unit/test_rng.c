@@ -55,3 +55,28 @@ TEST(rng_distributions) {
     CHECK_NEAR(u / n, 0.5, 0.005);
     for (int k = 0; k < 7; k++) CHECK_NEAR(counts[k] / (double)n, 1.0 / 7, 0.005);
 }
+
+/* rng_sample_i32: a[0..k) is a sample without replacement, the whole array stays a permutation,
+ * the draws are the documented ones, and each element is equally likely to be drawn. */
+TEST(rng_sample_partial_fisher_yates) {
+    enum { N = 10, K = 4, TRIALS = 50000 };
+    int hits[N] = {0};
+    for (int trial = 0; trial < TRIALS; trial++) {
+        int32_t a[N], b[N];
+        for (int i = 0; i < N; i++) a[i] = b[i] = 100 + i;
+        Rng r, q;
+        rng_init(&r, 3, (uint64_t)trial);
+        rng_init(&q, 3, (uint64_t)trial);
+        rng_sample_i32(&r, a, N, K);
+        for (int t = 0; t < K; t++) { /* the documented draw order */
+            int j = t + (int)rng_below(&q, (uint32_t)(N - t));
+            int32_t x = b[t]; b[t] = b[j]; b[j] = x;
+        }
+        REQUIRE(memcmp(a, b, sizeof a) == 0);
+        int seen[N] = {0};
+        for (int i = 0; i < N; i++) seen[a[i] - 100]++;
+        for (int i = 0; i < N; i++) REQUIRE(seen[i] == 1);
+        for (int t = 0; t < K; t++) hits[a[t] - 100]++;
+    }
+    for (int i = 0; i < N; i++) CHECK_NEAR(hits[i] / (double)TRIALS, (double)K / N, 0.01);
+}
