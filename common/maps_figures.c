@@ -211,6 +211,20 @@ static int curve_has_data(const DistCurve *c) {
     return 0;
 }
 
+/* One panel of a smoothness figure: the chance line, then model i's curve from block blk[i] of
+ * `dat` (-1 = none), keyed by its smoothness index sm[i]. */
+static void plot_smoothness_panel(Plot *p, const char *dat, const int *blk, const double *sm, const MapsModel *m, int nm,
+                                  double ps) {
+    char cmd[2048], t[160];
+    int k = snprintf(cmd, sizeof cmd, "plot 1 with lines dt 2 lc rgb 'black' title 'chance'");
+    for (int i = 0; i < nm; i++) {
+        if (blk[i] < 0) continue;
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, ", '%s' index %d using 1:2:3 with yerrorlines pt 7 ps %g lc rgb '%s' title \"%s (%.2f)\"",
+                      dat, blk[i], ps, MCOL[i], plot_q(m[i].name, t, sizeof t), sm[i]);
+    }
+    plot_cmd(p, "%s", cmd);
+}
+
 static void fig_v1_smoothness(const MapsModel *m, int nm, const MapsConfig *cfg, const char *dir, FigList *fl) {
     int nv = 0;
     for (int i = 0; i < nm; i++) nv += m[i].has_v1;
@@ -228,18 +242,11 @@ static void fig_v1_smoothness(const MapsModel *m, int nm, const MapsConfig *cfg,
         }
     plot_cmd(p, "set multiplot layout 1,3 title \"Map smoothness: mean |Δ preference| between units vs distance, relative to shuffled (chance = 1)\"");
     plot_cmd(p, "set xlabel 'distance (%% of column spacing %.2g mm)'; set ylabel '|Δ preference| / chance'; set key bottom right; set tics out", cfg->column_spacing_mm);
-    double xmax = 100.0 * sqrt(2.0) * cfg->smooth_width_factor / 2;
-    char t[160];
+    double xmax = 100.0 * sqrt(2.0) * cfg->smooth_width_factor / 2, sm[MAPS_MAX_MODELS];
     for (int f = 0; f < 3; f++) {
         plot_cmd(p, "set title '%s'; set xrange [0:%g]; set yrange [0:*]", feat[f], xmax);
-        char cmd[2048];
-        int k = snprintf(cmd, sizeof cmd, "plot 1 with lines dt 2 lc rgb 'black' title 'chance'");
-        for (int i = 0; i < nm; i++) {
-            if (blk[f][i] < 0) continue;
-            k += snprintf(cmd + k, sizeof cmd - (size_t)k, ", 'v1_smoothness.dat' index %d using 1:2:3 with yerrorlines pt 7 ps 0.6 lc rgb '%s' title \"%s (%.2f)\"",
-                          blk[f][i], MCOL[i], plot_q(m[i].name, t, sizeof t), m[i].v1.curve[f].smoothness);
-        }
-        plot_cmd(p, "%s", cmd);
+        for (int i = 0; i < nm; i++) sm[i] = m[i].v1.curve[f].smoothness;
+        plot_smoothness_panel(p, "v1_smoothness.dat", blk[f], sm, m, nm, 0.6);
     }
     plot_close(p, cfg->gnuplot);
     char cap[512];
@@ -472,7 +479,7 @@ static void fig_vtc_smoothness(const MapsModel *m, int nm, const MapsConfig *cfg
     if (!nv) return;
     Plot *p = plot_open(dir, "vtc_smoothness", "category smoothness", 5 * 300, 380, cfg->vector_format);
     int blk[MAPS_N_DOMAINS][MAPS_MAX_MODELS];
-    char lab[128], t[160];
+    char lab[128];
     for (int d = 0; d < MAPS_N_DOMAINS; d++)
         for (int i = 0; i < nm; i++) {
             blk[d][i] = -1;
@@ -483,16 +490,11 @@ static void fig_vtc_smoothness(const MapsModel *m, int nm, const MapsConfig *cfg
     plot_cmd(p, "set multiplot layout 1,5 title \"Category-selectivity smoothness: mean |Δt| of unit pairs vs distance, relative to shuffled (chance = 1)\"");
     plot_cmd(p, "set xlabel 'distance (mm)'; set ylabel '|Δt| / chance'; set key bottom right font ',8'; set tics out; set xrange [0:%g]; set yrange [0:*]",
              cfg->cat_smooth_max_distance_mm);
+    double sm[MAPS_MAX_MODELS];
     for (int d = 0; d < MAPS_N_DOMAINS; d++) {
         plot_cmd(p, "set title '%s'", m[first].vtc.domains[d]);
-        char cmd[2048];
-        int k = snprintf(cmd, sizeof cmd, "plot 1 with lines dt 2 lc rgb 'black' title 'chance'");
-        for (int i = 0; i < nm; i++) {
-            if (blk[d][i] < 0) continue;
-            k += snprintf(cmd + k, sizeof cmd - (size_t)k, ", 'vtc_smoothness.dat' index %d using 1:2:3 with yerrorlines pt 7 ps 0.5 lc rgb '%s' title \"%s (%.2f)\"",
-                          blk[d][i], MCOL[i], plot_q(m[i].name, t, sizeof t), m[i].vtc.cat[d].smoothness);
-        }
-        plot_cmd(p, "%s", cmd);
+        for (int i = 0; i < nm; i++) sm[i] = m[i].vtc.cat[d].smoothness;
+        plot_smoothness_panel(p, "vtc_smoothness.dat", blk[d], sm, m, nm, 0.5);
     }
     plot_close(p, cfg->gnuplot);
     char cap[512];
