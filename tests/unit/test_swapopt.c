@@ -87,6 +87,33 @@ static void identity(int64_t U, int32_t *a, int32_t *b) {
 }
 
 /* Mean hidden-map distance between the units in each slot and its sheet-nearest slot. */
+/* A run on the identity assignment: its plan, assignment arrays and (optionally) the per-attempt trace. */
+typedef struct {
+    SwapoptPlan *plan;
+    int32_t *slot_of, *unit_at;
+    SwapoptTraceEntry *tr; /* plan->n x attempts_per_window entries, or NULL */
+    SwapoptStats st;
+} Run;
+
+static void run_init(Run *r, const Synth *s, const SwapoptConfig *c, int trace) {
+    r->plan = swapopt_plan(&s->p, c);
+    r->slot_of = malloc(sizeof(int32_t) * (size_t)s->U);
+    r->unit_at = malloc(sizeof(int32_t) * (size_t)s->U);
+    identity(s->U, r->slot_of, r->unit_at);
+    r->tr = trace ? calloc((size_t)r->plan->n * (size_t)c->attempts_per_window, sizeof *r->tr) : NULL;
+}
+
+static void run_go(Run *r, const Synth *s, const SwapoptConfig *c) {
+    swapopt_run_cpu(&s->p, c, r->plan, r->slot_of, r->unit_at, &r->st, r->tr);
+}
+
+static void run_free(Run *r) {
+    free(r->tr);
+    free(r->slot_of);
+    free(r->unit_at);
+    swapopt_plan_free(r->plan);
+}
+
 static double sheet_neighbour_hidden_distance(const Synth *s, const int32_t *slot_of) {
     int32_t *unit_at = malloc(sizeof(int32_t) * (size_t)s->U);
     for (int64_t u = 0; u < s->U; u++) unit_at[slot_of[u]] = (int32_t)u;
@@ -204,14 +231,12 @@ TEST(swapopt_corr_block_matches_double_pearson) {
 TEST(swapopt_never_accepts_an_increase) {
     Synth *s = synth_new(16, 8, 48, 0, 2);
     SwapoptConfig c = cfg(60 * 500);
-    SwapoptPlan *plan = swapopt_plan(&s->p, &c);
-    int32_t *slot_of = malloc(sizeof(int32_t) * (size_t)s->U), *unit_at = malloc(sizeof(int32_t) * (size_t)s->U);
-    identity(s->U, slot_of, unit_at);
-    SwapoptTraceEntry *tr = calloc((size_t)plan->n * 500, sizeof *tr);
-    SwapoptStats st;
-    swapopt_run_cpu(&s->p, &c, plan, slot_of, unit_at, &st, tr);
+    Run run;
+    run_init(&run, s, &c, 1);
+    run_go(&run, s, &c);
+    const SwapoptTraceEntry *tr = run.tr;
     int64_t acc = 0, checked = 0, bad = 0;
-    for (int64_t e = 0; e < plan->n * 500; e++) {
+    for (int64_t e = 0; e < run.plan->n * 500; e++) {
         if (tr[e].unit_i == tr[e].unit_j) continue; /* skipped window (zeroed entries) */
         checked++;
         acc += tr[e].accepted;
@@ -222,30 +247,27 @@ TEST(swapopt_never_accepts_an_increase) {
         if ((tr[e].delta > 0) != (tr[e].accepted != 0)) bad++;
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(acc, st.accepted);
-    CHECK(checked == st.attempts);
+    CHECK_EQ_INT(acc, run.st.accepted);
+    CHECK(checked == run.st.attempts);
     CHECK_MSG(acc > 100, "only %lld of %lld attempts accepted", (long long)acc, (long long)checked);
     /* the final assignment is a permutation consistent with unit_at */
     int ok = 1;
-    for (int64_t u = 0; u < s->U; u++) ok &= unit_at[slot_of[u]] == u;
+    for (int64_t u = 0; u < s->U; u++) ok &= run.unit_at[run.slot_of[u]] == u;
     CHECK(ok);
-    free(tr);
-    free(slot_of);
-    free(unit_at);
-    swapopt_plan_free(plan);
+    run_free(&run);
     synth_free(s);
 }
 
 TEST(swapopt_lowers_loss_and_pulls_hidden_neighbours_together) {
     Synth *s = synth_new(16, 8, 48, 0, 3);
     SwapoptConfig c = cfg(1000 * 500);
-    SwapoptPlan *plan = swapopt_plan(&s->p, &c);
-    int32_t *slot_of = malloc(sizeof(int32_t) * (size_t)s->U), *unit_at = malloc(sizeof(int32_t) * (size_t)s->U);
-    identity(s->U, slot_of, unit_at);
+    Run run;
+    run_init(&run, s, &c, 0);
+    const int32_t *slot_of = run.slot_of;
     double l0 = swapopt_eval_loss(&s->p, &c, slot_of), d0 = hidden_neighbour_distance(s, slot_of);
     double e0 = sheet_neighbour_hidden_distance(s, slot_of);
-    SwapoptStats st;
-    swapopt_run_cpu(&s->p, &c, plan, slot_of, unit_at, &st, NULL);
+    run_go(&run, s, &c);
+    const SwapoptStats st = run.st;
     double l1 = swapopt_eval_loss(&s->p, &c, slot_of), d1 = hidden_neighbour_distance(s, slot_of);
     double e1 = sheet_neighbour_hidden_distance(s, slot_of);
     printf("  loss %.4f -> %.4f; sheet neighbours' hidden distance %.3f -> %.3f mm; hidden nearest neighbours' sheet "
@@ -257,9 +279,7 @@ TEST(swapopt_lowers_loss_and_pulls_hidden_neighbours_together) {
      * (about halves here); a unit's single hidden nearest neighbour comes only a little closer. */
     CHECK_MSG(e1 < 0.7 * e0, "sheet neighbours' hidden distance %.3f -> %.3f mm: expected at least 30%% closer", e0, e1);
     CHECK_MSG(d1 < 0.97 * d0, "hidden nearest neighbours %.3f -> %.3f mm: expected them closer", d0, d1);
-    free(slot_of);
-    free(unit_at);
-    swapopt_plan_free(plan);
+    run_free(&run);
     synth_free(s);
 }
 
@@ -313,14 +333,12 @@ TEST(swapopt_dead_pairs_are_kept_as_the_official_nan_comparison) {
      * official `NaN >= NaN` test keeps the swap */
     Synth *s = synth_new(16, 8, 32, 60, 5);
     SwapoptConfig c = cfg(200 * 500);
-    SwapoptPlan *plan = swapopt_plan(&s->p, &c);
-    int32_t *slot_of = malloc(sizeof(int32_t) * (size_t)s->U), *unit_at = malloc(sizeof(int32_t) * (size_t)s->U);
-    identity(s->U, slot_of, unit_at);
-    SwapoptTraceEntry *tr = calloc((size_t)plan->n * 500, sizeof *tr);
-    SwapoptStats st;
-    swapopt_run_cpu(&s->p, &c, plan, slot_of, unit_at, &st, tr);
+    Run run;
+    run_init(&run, s, &c, 1);
+    run_go(&run, s, &c);
+    const SwapoptTraceEntry *tr = run.tr;
     int64_t nan_cases = 0, bad = 0;
-    for (int64_t e = 0; e < plan->n * 500; e++) {
+    for (int64_t e = 0; e < run.plan->n * 500; e++) {
         if (tr[e].unit_i == tr[e].unit_j) continue;
         int both_dead = tr[e].unit_i < 60 && tr[e].unit_j < 60;
         if (both_dead != tr[e].nan_case) bad++;
@@ -331,11 +349,8 @@ TEST(swapopt_dead_pairs_are_kept_as_the_official_nan_comparison) {
     }
     CHECK_EQ_INT(bad, 0);
     CHECK(nan_cases > 0);
-    CHECK_EQ_INT(nan_cases, st.accepted_nan);
-    free(tr);
-    free(slot_of);
-    free(unit_at);
-    swapopt_plan_free(plan);
+    CHECK_EQ_INT(nan_cases, run.st.accepted_nan);
+    run_free(&run);
     synth_free(s);
 }
 
